@@ -1,0 +1,1 @@
+"""Deployment: weight packing, TFLite and ONNX export, runtimes, evaluation, Android bundling."""

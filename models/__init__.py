@@ -1,0 +1,1 @@
+"""Model builders, one per task of the paper (IMDB sentiment, summation, moving-MNIST frames)."""

@@ -1,0 +1,171 @@
+"""pipeline.qat: QAT models train, use exactly quantized forward weights, strip, save and load."""
+
+import numpy as np
+import pytest
+
+import pipeline
+from pipeline.keras2 import keras, tfmot
+from pipeline.quantizers import CODE_VALUES, least_squares_scale, codes
+
+L = keras.layers
+Wrapper = tfmot.quantization.keras.QuantizeWrapperV2
+
+
+def text_model(rnn):
+    inp = keras.Input((12,), dtype="int32")
+    x = L.Embedding(40, 8)(inp)
+    x = rnn(x)
+    out = L.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inp, out)
+
+
+def frames_model():
+    inp = keras.Input((3, 8, 8, 1))
+    x = L.ConvLSTM2D(4, 3, padding="same", return_sequences=True)(inp)
+    x = L.BatchNormalization()(x)
+    out = L.Conv3D(1, 3, padding="same", activation="sigmoid")(x)
+    return keras.Model(inp, out)
+
+
+def seq2seq_model():
+    inp = keras.Input((7, 12))
+    x = L.LSTM(10)(inp)
+    x = L.RepeatVector(4)(x)
+    x = L.GRU(10, return_sequences=True)(x)
+    out = L.TimeDistributed(L.Dense(12, activation="softmax"))(x)
+    return keras.Model(inp, out)
+
+
+def data_for(model, n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = model.input_shape[1:]
+    if model.input.dtype == "int32":
+        x = rng.integers(0, 40, (n,) + shape).astype("int32")
+    else:
+        x = rng.random((n,) + shape).astype("float32")
+    y = rng.random((n,) + model.output_shape[1:]).astype("float32")
+    return x, y
+
+
+BUILDERS = {
+    "lstm": lambda: text_model(L.LSTM(8)),
+    "gru": lambda: text_model(L.GRU(8)),
+    "convlstm": frames_model,
+    "seq2seq": seq2seq_model,
+}
+
+
+def forward_weights(qat_model):
+    """(float variable value, forward value) for every quantized weight of a QAT model."""
+    pairs = []
+    for layer in qat_model.layers:
+        if isinstance(layer, Wrapper):
+            for var, quantizer, qvars in layer._weight_vars:
+                pairs.append((var.name, var.numpy(), quantizer(var, False, qvars).numpy(), quantizer))
+    return pairs
+
+
+@pytest.mark.parametrize("arch", sorted(BUILDERS))
+@pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
+def test_qat_trains_two_steps_with_exactly_quantized_forward_weights(arch, scheme):
+    model = BUILDERS[arch]()
+    qat = pipeline.quantize_model(model, scheme)
+    qat.compile(keras.optimizers.Adam(1e-2), "mse")
+    x, y = data_for(model)
+    before = {name: w for name, w, _, _ in forward_weights(qat)}
+    qat.fit(x, y, batch_size=8, epochs=1, verbose=0)  # two steps
+
+    pairs = forward_weights(qat)
+    expected_count = {"lstm": 4, "gru": 4, "convlstm": 3, "seq2seq": 5}[arch]
+    assert len(pairs) == expected_count
+    for name, w, forward, _ in pairs:
+        assert not np.array_equal(w, before[name]), f"{name} did not train"
+        c = codes(w, scheme)
+        alpha = least_squares_scale(w, c)
+        assert alpha > 0
+        assert set(np.unique(forward / alpha).tolist()) <= set(CODE_VALUES[scheme])
+        assert forward.tobytes() == (c * alpha).tobytes()
+        assert forward.tobytes() == pipeline.quantize(w, scheme, scale="tensor").tobytes()
+
+
+@pytest.mark.parametrize("arch", sorted(BUILDERS))
+def test_strip_gives_a_plain_model_with_the_same_outputs(arch):
+    model = BUILDERS[arch]()
+    qat = pipeline.quantize_model(model, "qc", distribution="uniform")
+    x, y = data_for(model, seed=1)
+    qat.compile("adam", "mse")
+    qat.fit(x, y, epochs=1, verbose=0)
+    stripped = pipeline.strip(qat)
+
+    assert not any(isinstance(layer, Wrapper) for layer in stripped.layers)
+    assert [type(layer) for layer in stripped.layers] == [type(layer) for layer in model.layers]
+    assert [layer.name for layer in stripped.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_allclose(stripped.predict(x, verbose=0), qat.predict(x, verbose=0), atol=1e-6)
+    # The stripped weights ARE the quantized values; biases and BatchNorm are the float ones.
+    quantized = {forward.tobytes() for _, _, forward, _ in forward_weights(qat)}
+    stripped_weights = {w.tobytes() for w in stripped.get_weights()}
+    assert quantized <= stripped_weights
+
+
+def test_fp_returns_a_plain_copy_with_the_same_weights():
+    model = BUILDERS["lstm"]()
+    copy = pipeline.quantize_model(model, "fp")
+    assert copy is not model
+    assert not any(isinstance(layer, Wrapper) for layer in copy.layers)
+    for a, b in zip(model.get_weights(), copy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_quantize_model_does_not_touch_the_original():
+    model = BUILDERS["gru"]()
+    weights = [w.copy() for w in model.get_weights()]
+    qat = pipeline.quantize_model(model, "bc")
+    x, y = data_for(model)
+    qat.compile(keras.optimizers.Adam(1e-2), "mse")
+    qat.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_qat_model_h5_round_trip_inside_scope(tmp_path):
+    model = BUILDERS["lstm"]()
+    qat = pipeline.quantize_model(model, "tc", distribution="uniform")
+    x, y = data_for(model)
+    qat.compile("adam", "mse")
+    qat.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "qat.h5"
+    qat.save(path)
+    with pipeline.quantize_scope():
+        loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), qat.predict(x, verbose=0))
+    for a, b in zip(forward_weights(qat), forward_weights(loaded)):
+        assert a[2].tobytes() == b[2].tobytes() and a[3] == b[3]
+    np.testing.assert_array_equal(
+        pipeline.strip(loaded).predict(x, verbose=0), pipeline.strip(qat).predict(x, verbose=0)
+    )
+
+
+def test_loading_outside_the_scope_fails_loudly(tmp_path):
+    qat = pipeline.quantize_model(BUILDERS["gru"](), "bc")
+    path = tmp_path / "qat.h5"
+    qat.save(path)
+    with pytest.raises(ValueError, match="QuantizeWrapperV2"):
+        keras.models.load_model(path)
+
+
+def test_unsupported_layer_is_named_with_its_class():
+    inp = keras.Input((5, 3))
+    x = L.SimpleRNN(4, name="my_rnn")(inp)
+    model = keras.Model(inp, L.Dense(1)(x))
+    with pytest.raises(ValueError, match="'my_rnn' of class SimpleRNN"):
+        pipeline.quantize_model(model, "tc")
+
+
+def test_bad_models_and_options_are_rejected():
+    with pytest.raises(ValueError, match="keras.Model"):
+        pipeline.quantize_model(L.Dense(3), "tc")
+    with pytest.raises(ValueError, match="fp, bc, tc, qc"):
+        pipeline.quantize_model(BUILDERS["lstm"](), "int4")
+    qat = pipeline.quantize_model(BUILDERS["lstm"](), "tc")
+    with pytest.raises(ValueError, match="already-quantized"):
+        pipeline.quantize_model(qat, "tc")
