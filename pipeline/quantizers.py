@@ -131,29 +131,35 @@ def _checked_array(w) -> np.ndarray:
 # --------------------------------------------------------------------------- TensorFlow
 
 
+def _float32_at_or_below(x64: tf.Tensor) -> tf.Tensor:
+    """The largest float32 ≤ ``x64``, so that for float32 ``w``: ``w <= x64`` ⟺ ``w <= result``.
+
+    This lets the element-wise comparisons run in float32 while keeping the exact float64
+    threshold semantics of the numpy reference.
+    """
+    nearest = tf.cast(x64, tf.float32)
+    too_high = tf.cast(nearest, tf.float64) > x64
+    return tf.where(too_high, tf.math.nextafter(nearest, tf.float32.min), nearest)
+
+
 def _codes_tf(w: tf.Tensor, scheme: str, distribution: str) -> tf.Tensor:
-    w64 = tf.cast(w, tf.float64)
     if scheme == "bc":
-        return tf.cast(tf.where(w64 >= 0, 1.0, -1.0), tf.float32)
+        return tf.where(w >= 0, 1.0, -1.0)
+    w64 = tf.cast(w, tf.float64)
     mu = tf.reduce_mean(w64)
     sigma = tf.sqrt(tf.reduce_mean(tf.square(w64 - mu)))
     t = mu + sigma / SIGMA_DIVISOR[(scheme, distribution)]
-    one = tf.ones_like(w64)
+    low, high = _float32_at_or_below(-t), _float32_at_or_below(t)
     if scheme == "tc":
-        c = tf.where(w64 <= -t, -one, tf.where(w64 <= t, 0.0 * one, one))
-    else:
-        c = tf.where(
-            w64 <= -t, -one, tf.where(w64 <= 0, -0.5 * one, tf.where(w64 <= t, 0.5 * one, one))
-        )
-    return tf.cast(c, tf.float32)
+        return tf.where(w <= low, -1.0, tf.where(w <= high, 0.0, 1.0))
+    return tf.where(w <= low, -1.0, tf.where(w <= 0, -0.5, tf.where(w <= high, 0.5, 1.0)))
 
 
 def _least_squares_scale_tf(w: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
-    w64, c64 = tf.cast(w, tf.float64), tf.cast(c, tf.float64)
-    alpha = tf.math.divide_no_nan(
-        tf.reduce_sum(tf.abs(w64 * c64)), tf.reduce_sum(tf.square(c64))
-    )
-    return tf.cast(alpha, tf.float32)
+    # w·c is exact in float32 (c is 0, ±1 or ±0.5); the sums run in float64 like numpy's.
+    numerator = tf.reduce_sum(tf.cast(tf.abs(w * c), tf.float64))
+    denominator = tf.reduce_sum(tf.cast(tf.square(c), tf.float64))
+    return tf.cast(tf.math.divide_no_nan(numerator, denominator), tf.float32)
 
 
 def quantize_tf(

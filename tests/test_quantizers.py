@@ -254,3 +254,17 @@ def test_make_quantizer_rejects_fp_and_unknown():
         quantizers.make_quantizer("fp")
     with pytest.raises(ValueError, match="fp, bc, tc, qc"):
         quantizers.make_quantizer("int8")
+
+
+# ---------------------------------------------------------------- float32 threshold rounding
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_at_or_below_is_the_largest_float32_not_above(seed):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(size=296) * 10.0 ** rng.integers(-8, 8, 296), [0.0, -0.0, 1e300, -1e300]])
+    got = np.array([quantizers._float32_at_or_below(tf.constant(v, tf.float64)).numpy() for v in x])
+    assert got.dtype == np.float32
+    assert np.all(got.astype(np.float64) <= x)
+    above = np.nextafter(got, np.float32(np.inf))
+    assert np.all((above.astype(np.float64) > x) | np.isinf(above))
