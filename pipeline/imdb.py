@@ -1,0 +1,96 @@
+"""The Large Movie Review Dataset (Maas et al., 2011) read from its raw text.
+
+Sources, in order: ``data_dir`` (or ``$LOWBIT_DATA``) holding ``aclImdb_v1.tar.gz`` or an
+extracted ``aclImdb/`` folder (or being one of those); else the official tarball, downloaded
+once, md5-checked and cached. Reviews are ``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``;
+the tarball is read in place, never extracted. Order is deterministic: neg then pos, by id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.downloads import DataUnavailableError, fetch
+
+OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+OFFICIAL_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+TARBALL = "aclImdb_v1.tar.gz"
+SPLITS = ("train", "test")
+_REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(neg|pos)/(\d+)_(\d+)\.txt$")
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """One split: raw review texts and labels (1 = positive, 0 = negative)."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def expected_files_hint() -> str:
+    return (
+        f"Point --data-dir (or LOWBIT_DATA) at a folder holding {TARBALL} or the extracted "
+        "aclImdb/ folder (aclImdb/{train,test}/{pos,neg}/*.txt)."
+    )
+
+
+def find_source(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """The tarball or ``aclImdb`` folder to read, downloading the official tarball if needed."""
+    data_dir = data_dir or os.environ.get("LOWBIT_DATA")
+    if data_dir:
+        root = Path(data_dir)
+        for candidate in (root, root / TARBALL, root / "aclImdb"):
+            if candidate.is_file() and candidate.name.endswith((".tar.gz", ".tgz")):
+                return candidate
+            if candidate.is_dir() and (candidate / "train").is_dir() and (candidate / "test").is_dir():
+                return candidate
+        raise DataUnavailableError(f"no IMDB reviews found in {root}. {expected_files_hint()}")
+    if not download:
+        raise DataUnavailableError(f"no IMDB data directory given. {expected_files_hint()}")
+    return fetch(OFFICIAL_URL, TARBALL, md5=OFFICIAL_MD5, hint=expected_files_hint())
+
+
+def load(data_dir=None, *, splits=SPLITS, download: bool = True) -> dict[str, Reviews]:
+    """``{split: Reviews}`` for the requested splits, read from :func:`find_source`."""
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown split(s) {sorted(unknown)}; valid choices: {', '.join(SPLITS)}")
+    source = find_source(data_dir, download=download)
+    found: dict[str, list] = {s: [] for s in splits}
+    for name, read in _review_files(source):
+        match = _REVIEW.search(name)
+        if match and match.group(1) in found:
+            split, polarity, review_id, _ = match.groups()
+            text = read().decode("utf-8", errors="replace")
+            found[split].append((polarity == "pos", int(review_id), text))
+    result = {}
+    for split, rows in found.items():
+        if not rows:
+            raise DataUnavailableError(f"{source} has no {split} reviews. {expected_files_hint()}")
+        rows.sort(key=lambda r: (r[0], r[1]))
+        result[split] = Reviews([r[2] for r in rows], np.array([r[0] for r in rows], np.int8))
+    return result
+
+
+def _review_files(source: Path):
+    """(name, read-bytes callable) for every file in the tarball or folder."""
+    if source.is_file():
+        try:
+            with tarfile.open(source, "r:*") as tar:
+                for member in tar:
+                    if member.isfile():
+                        yield member.name, tar.extractfile(member).read
+        except (tarfile.TarError, EOFError, OSError) as err:
+            raise DataUnavailableError(f"{source} is not a readable tarball ({err}). {expected_files_hint()}") from err
+        return
+    for path in sorted(source.rglob("*.txt")):
+        yield "aclImdb/" + path.relative_to(source).as_posix(), path.read_bytes
