@@ -32,6 +32,26 @@ def _cmd_qat_overhead(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from pipeline.downloads import DataUnavailableError
+    from pipeline.training import TrainConfig, TrainingDiverged, train
+
+    config = TrainConfig(
+        task=args.task, scheme=args.scheme, out=args.out or f"runs/{args.task}-{args.scheme}",
+        distribution=args.distribution, scale=args.scale, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+        limit=args.limit, seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
+    )
+    try:
+        summary = train(config, resume=args.resume, force=args.force)
+    except (ValueError, FileExistsError, DataUnavailableError, TrainingDiverged) as err:
+        print(f"lowbit train: error: {err}", file=sys.stderr)
+        return 1 if isinstance(err, TrainingDiverged) else 2
+    metric = next(k for k in summary if k.startswith("test_") and k != "test_loss")
+    print(f"{config.out}: best epoch {summary['best_epoch']}, {metric} {summary[metric]:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lowbit", description="Train, export and deploy 1- and 2-bit recurrent networks."
@@ -49,6 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=30)
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     p.set_defaults(run=_cmd_qat_overhead)
+
+    from models import TASKS  # light: builders import TensorFlow only when called
+    from pipeline.schemes import DISTRIBUTIONS, SCALES, SCHEMES
+
+    p = sub.add_parser("train", help="train one task with one quantization scheme into a run directory")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--scheme", required=True, choices=SCHEMES)
+    p.add_argument("--distribution", choices=DISTRIBUTIONS, default="normal")
+    p.add_argument("--scale", choices=SCALES, default="tensor")
+    p.add_argument("--epochs", type=_positive_int, default=20)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=_positive_int, default=3,
+                   help="stop after this many epochs without a better validation metric")
+    p.add_argument("--limit", type=_positive_int, help="use only this many training and test examples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
+    p.add_argument("--out", help="run directory (default: runs/TASK-SCHEME)")
+    p.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+                   help="'mirrored': tf.distribute.MirroredStrategy over all local devices")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    p.add_argument("--force", action="store_true", help="replace an existing run in --out")
+    p.set_defaults(run=_cmd_train)
     return parser
 
 

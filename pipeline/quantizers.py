@@ -30,35 +30,14 @@ import numpy as np
 
 from pipeline.keras2 import keras, tf, tfmot
 
-SCHEMES = ("fp", "bc", "tc", "qc")
-DISTRIBUTIONS = ("normal", "uniform")
-SCALES = ("none", "tensor")
-
-# t = μ + σ / divisor, per (scheme, distribution): eqs. 21-24.
-SIGMA_DIVISOR = {
-    ("tc", "normal"): 1.0,
-    ("tc", "uniform"): 2.0,
-    ("qc", "normal"): 4.0,
-    ("qc", "uniform"): 6.0,
-}
-
-# The values each scheme's codes take (before scaling).
-CODE_VALUES = {
-    "bc": (-1.0, 1.0),
-    "tc": (-1.0, 0.0, 1.0),
-    "qc": (-1.0, -0.5, 0.5, 1.0),
-}
-
-
-def check_choices(scheme: str, distribution: str = "normal", scale: str = "none") -> None:
-    """Raise ``ValueError`` naming the valid choices for any unknown option."""
-    for what, value, valid in (
-        ("scheme", scheme, SCHEMES),
-        ("distribution", distribution, DISTRIBUTIONS),
-        ("scale", scale, SCALES),
-    ):
-        if value not in valid:
-            raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(valid)}")
+from pipeline.schemes import (  # noqa: F401  (re-exported)
+    CODE_VALUES,
+    DISTRIBUTIONS,
+    SCALES,
+    SCHEMES,
+    SIGMA_DIVISOR,
+    check_choices,
+)
 
 
 # --------------------------------------------------------------------------- numpy reference

@@ -1,0 +1,27 @@
+"""IMDB sentiment (paper §IV.A): Embedding(20000, 128) -> LSTM/GRU(128) -> Dense(1, sigmoid).
+
+Input dropout on the recurrent layer (0.2, as in Keras' imdb_lstm example) regularises without
+``recurrent_dropout``, which would force Keras' generic RNN loop in training and block the fused
+LSTM kernel; dropout is inactive at inference, so the exported graph is the plain layer.
+"""
+
+from __future__ import annotations
+
+from pipeline.keras2 import keras
+
+VOCAB_SIZE = 20_000
+MAXLEN = 80
+EMBEDDING_DIM = 128
+UNITS = 128
+
+
+def build(rnn: str, *, vocab_size: int = VOCAB_SIZE, maxlen: int = MAXLEN,
+          units: int = UNITS, dropout: float = 0.2) -> keras.Model:
+    layers = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+    if rnn not in layers:
+        raise ValueError(f"unknown rnn {rnn!r}; valid choices: {', '.join(layers)}")
+    tokens = keras.Input((maxlen,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, EMBEDDING_DIM, name="embedding")(tokens)
+    x = layers[rnn](units, dropout=dropout, name=rnn)(x)
+    positive = keras.layers.Dense(1, activation="sigmoid", name="positive")(x)
+    return keras.Model(tokens, positive, name=f"imdb_{rnn}")

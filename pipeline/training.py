@@ -1,0 +1,208 @@
+"""``lowbit train``: QAT training of one task and scheme into a run directory.
+
+A run directory holds:
+
+* ``config.json`` — what was asked (task, scheme, distribution, scale, epochs, ...);
+* ``checkpoint.h5`` + ``state.json`` — the QAT model with optimizer state after the last
+  *completed* epoch and the history up to it (written atomically at every epoch end, so a run
+  killed mid-epoch resumes from the last completed epoch with ``--resume``);
+* ``best.h5`` — the QAT model at the best validation epoch (early stopping never looks at test);
+* ``history.json`` — loss/metric per epoch; ``qat.h5`` — the final (best) QAT model;
+* ``model.h5`` — its stripped plain float twin (weights = quantized values), loadable without
+  any custom scope; task artifacts such as ``vocab.txt``; ``run.json`` — the summary with the
+  test metric.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import models
+from pipeline import qat, quantizers
+from pipeline.keras2 import keras, tf
+
+STRATEGIES = ("default", "mirrored")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str
+    scheme: str
+    out: str
+    distribution: str = "normal"
+    scale: str = "tensor"
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 3
+    limit: int | None = None
+    seed: int = 0
+    data_dir: str | None = None
+    strategy: str = "default"
+
+    def validate(self) -> None:
+        models.get_task(self.task)
+        quantizers.check_choices(self.scheme, self.distribution, self.scale)
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; valid choices: {', '.join(STRATEGIES)}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.patience <= 0 or self.learning_rate <= 0:
+            raise ValueError("patience and learning_rate must be positive")
+        if self.limit is not None and self.limit < 20:
+            raise ValueError(f"limit must be at least 20 examples, got {self.limit}")
+        if self.data_dir is not None and not Path(self.data_dir).exists():
+            raise ValueError(f"data directory {self.data_dir} does not exist")
+
+
+def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
+          progress: bool = True) -> dict:
+    """Train (or resume) the run described by ``config``; returns the ``run.json`` summary."""
+    config.validate()
+    run_dir = Path(config.out)
+    state = _prepare_run_dir(run_dir, config, resume=resume, force=force)
+    task = models.get_task(config.task)
+    keras.utils.set_random_seed(config.seed + (state["epochs_completed"] if state else 0))
+    splits = task.load_data(config.data_dir, limit=config.limit, seed=config.seed)
+
+    with distribution_strategy(config.strategy).scope():
+        if state:
+            with qat.quantize_scope():
+                model = keras.models.load_model(run_dir / "checkpoint.h5")
+        else:
+            model = qat.quantize_model(task.build(), config.scheme,
+                                       distribution=config.distribution, scale=config.scale)
+            model.compile(keras.optimizers.Adam(config.learning_rate), task.loss, metrics=[task.metric])
+
+    state = state or {"epochs_completed": 0, "history": [], "best_epoch": None, "best_value": None}
+    for name, write in splits.artifacts.items():
+        write(run_dir / name)
+    if state["epochs_completed"] < config.epochs and not _stopped_early(state, config):
+        model.fit(
+            splits.x_train, splits.y_train,
+            validation_data=(splits.x_val, splits.y_val),
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=state["epochs_completed"],
+            verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
+            callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config)],
+            shuffle=True,
+        )
+    if state["history"] and not _finite(state["history"][-1]["loss"]):
+        raise TrainingDiverged(
+            f"loss became {state['history'][-1]['loss']} in epoch {len(state['history'])}; "
+            "try a lower --learning-rate or scale='tensor'"
+        )
+    return _finish(run_dir, config, task, splits, state)
+
+
+def distribution_strategy(name: str):
+    """``default``: TensorFlow's default strategy. ``mirrored``: ``MirroredStrategy`` over all
+    logical GPUs, or over all logical CPUs when there is no GPU (TF alone would use just one)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """Saves checkpoint, best model and history after every completed epoch; early-stops."""
+
+    def __init__(self, run_dir: Path, state: dict, task, config: TrainConfig):
+        super().__init__()
+        self.run_dir, self.state, self.task, self.config = run_dir, state, task, config
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not _finite(logs.get("loss", math.nan)):
+            self.state["history"].append({"epoch": epoch + 1, **logs})
+            _write_json(self.run_dir / "state.json", self.state)
+            self.model.stop_training = True
+            return
+        self.state["history"].append({"epoch": epoch + 1, **logs})
+        value = logs[f"val_{self.task.metric}"]
+        best = self.state["best_value"]
+        if best is None or (value > best if self.task.higher_is_better else value < best):
+            self.state["best_epoch"], self.state["best_value"] = epoch + 1, value
+            _save_model(self.model, self.run_dir / "best.h5")
+        self.state["epochs_completed"] = epoch + 1
+        _save_model(self.model, self.run_dir / "checkpoint.h5")
+        _write_json(self.run_dir / "state.json", self.state)
+        _write_json(self.run_dir / "history.json", self.state["history"])
+        if _stopped_early(self.state, self.config):
+            self.model.stop_training = True
+
+
+def _stopped_early(state: dict, config: TrainConfig) -> bool:
+    return state["best_epoch"] is not None and state["epochs_completed"] - state["best_epoch"] >= config.patience
+
+
+def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> dict:
+    with qat.quantize_scope():
+        best = keras.models.load_model(run_dir / "best.h5")
+    _save_model(best, run_dir / "qat.h5")
+    stripped = qat.strip(best)
+    stripped.compile(loss=task.loss, metrics=[task.metric])
+    _save_model(stripped, run_dir / "model.h5")
+    test_loss, test_value = stripped.evaluate(splits.x_test, splits.y_test, batch_size=256, verbose=0)
+    summary = {
+        **asdict(config),
+        "epochs_completed": state["epochs_completed"],
+        "best_epoch": state["best_epoch"],
+        f"val_{task.metric}": state["best_value"],
+        f"test_{task.metric}": float(test_value),
+        "test_loss": float(test_loss),
+        "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
+    }
+    _write_json(run_dir / "run.json", summary)
+    return summary
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: bool) -> dict | None:
+    """The saved state to resume from, or None for a fresh run; refuses to overwrite silently."""
+    state_file = run_dir / "state.json"
+    if resume:
+        if not state_file.is_file() or not (run_dir / "checkpoint.h5").is_file():
+            raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
+        saved = json.loads((run_dir / "config.json").read_text())
+        if {k: v for k, v in saved.items() if k != "epochs"} != {
+            k: v for k, v in asdict(config).items() if k != "epochs"
+        }:
+            raise ValueError(f"--resume: {run_dir}/config.json differs from the options given")
+        _write_json(run_dir / "config.json", asdict(config))
+        return json.loads(state_file.read_text())
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not force:
+            raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue or --force to replace it")
+        for child in run_dir.iterdir():
+            if child.is_file():
+                child.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / "config.json", asdict(config))
+    return None
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _save_model(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)

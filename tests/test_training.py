@@ -1,0 +1,127 @@
+"""pipeline.training: real short runs on IMDB reviews, resume after SIGKILL, run-dir rules,
+MirroredStrategy on two logical CPUs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from pipeline.keras2 import keras
+from pipeline.training import TrainConfig, train
+
+
+def config(tmp_path, shared_data, **overrides):
+    options = dict(task="imdb-lstm", scheme="tc", out=str(tmp_path / "run"), epochs=3,
+                   limit=300, data_dir=str(shared_data), patience=10, batch_size=32)
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+def test_short_real_run_lowers_the_loss_and_writes_the_run(tmp_path, shared_data):
+    summary = train(config(tmp_path, shared_data, learning_rate=3e-3), progress=False)
+    run = tmp_path / "run"
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["loss"] < history[0]["loss"]
+    for name in ("config.json", "state.json", "checkpoint.h5", "best.h5", "qat.h5", "model.h5", "vocab.txt", "run.json"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "run.json").read_text()) == summary
+    assert summary["n_train"] == 270 and summary["n_val"] == 30 and summary["n_test"] == 300
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    # model.h5 is a plain float model (no custom scope needed) with ternary weights × α
+    plain = keras.models.load_model(run / "model.h5")
+    kernel = plain.get_layer("lstm").get_weights()[0]
+    alpha = np.abs(kernel[kernel != 0]).max()
+    assert set(np.unique(kernel / alpha).tolist()) <= {-1.0, 0.0, 1.0}
+
+
+def test_existing_run_is_not_overwritten_without_force(tmp_path, shared_data):
+    train(config(tmp_path, shared_data, epochs=1, scheme="fp"), progress=False)
+    with pytest.raises(FileExistsError, match="--force"):
+        train(config(tmp_path, shared_data, epochs=1, scheme="fp"), progress=False)
+    summary = train(config(tmp_path, shared_data, epochs=1, scheme="bc"), force=True, progress=False)
+    assert summary["scheme"] == "bc"
+
+
+def test_resume_rules(tmp_path, shared_data):
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train(config(tmp_path, shared_data), resume=True, progress=False)
+    train(config(tmp_path, shared_data, epochs=1), progress=False)
+    with pytest.raises(ValueError, match="differs"):
+        train(config(tmp_path, shared_data, epochs=2, scheme="qc"), resume=True, progress=False)
+    summary = train(config(tmp_path, shared_data, epochs=2), resume=True, progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and summary["epochs_completed"] == 2
+
+
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        ({"task": "mnist"}, "imdb-lstm"),
+        ({"scheme": "int8"}, "fp, bc, tc, qc"),
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"batch_size": -1}, "batch_size must be positive"),
+        ({"data_dir": "/nonexistent/dir"}, "does not exist"),
+        ({"strategy": "tpu"}, "default, mirrored"),
+    ],
+)
+def test_invalid_configuration_fails_before_any_work(tmp_path, shared_data, overrides, needle):
+    with pytest.raises(ValueError, match=needle):
+        train(config(tmp_path, shared_data, **overrides), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def lowbit(*args):
+    return [sys.executable, "-m", "pipeline.cli", *args]
+
+
+def test_sigkill_mid_training_then_resume_loses_and_repeats_no_epoch(tmp_path, shared_data):
+    out = tmp_path / "run"
+    args = ["train", "--task", "imdb-gru", "--scheme", "qc", "--limit", "2000", "--epochs", "4",
+            "--patience", "10", "--data-dir", str(shared_data), "--out", str(out)]
+    proc = subprocess.Popen(lowbit(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state.is_file() and json.loads(state.read_text())["epochs_completed"] >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = json.loads(state.read_text())
+    assert 1 <= before["epochs_completed"] < 4, "the kill should land before the run finished"
+
+    done = subprocess.run(lowbit(*args, "--resume"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert history[: before["epochs_completed"]] == before["history"]
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    from pipeline.keras2 import tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from pipeline.training import TrainConfig, distribution_strategy, train
+    assert distribution_strategy("mirrored").num_replicas_in_sync == 2
+    summary = train(TrainConfig(task="imdb-lstm", scheme="tc", out=sys.argv[1], epochs=2, limit=256,
+                                batch_size=32, data_dir=sys.argv[2], strategy="mirrored"), progress=False)
+    print(json.dumps(summary))
+    """
+)
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, shared_data):
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / "run"), str(shared_data)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["strategy"] == "mirrored" and summary["epochs_completed"] == 2
