@@ -124,12 +124,10 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        if not _finite(logs.get("loss", math.nan)):
-            self.state["history"].append({"epoch": epoch + 1, **logs})
-            _write_json(self.run_dir / "state.json", self.state)
+        self.state["history"].append({"epoch": epoch + 1, **logs})
+        if not _finite(logs.get("loss", math.nan)):  # diverged: train() reports it
             self.model.stop_training = True
             return
-        self.state["history"].append({"epoch": epoch + 1, **logs})
         value = logs[f"val_{self.task.metric}"]
         best = self.state["best_value"]
         if best is None or (value > best if self.task.higher_is_better else value < best):
