@@ -12,8 +12,8 @@ from typing import Callable
 @dataclass(frozen=True)
 class Task:
     name: str
-    build: Callable  # (**options) -> keras.Model
-    load_data: Callable  # (data_dir, *, limit, seed, run_dir) -> Splits
+    build: Callable  # () -> keras.Model (float)
+    load_data: Callable  # (data_dir, *, limit, seed) -> pipeline.datasets.Splits
     loss: str
     metric: str  # the quality measure reported for the task
     higher_is_better: bool

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
+from models import imdb
 from pipeline.keras2 import keras
 from pipeline.qat import quantize_model
 
@@ -34,17 +35,6 @@ class StepTimes:
         return {**asdict(self), "ratio": self.ratio}
 
 
-def imdb_sized_model(arch: str, *, vocab: int = 20000, units: int = 128, seq_len: int = 80):
-    """Embedding(vocab, 128) -> LSTM/GRU(units) -> Dense(1, sigmoid), the paper's IMDB shape."""
-    rnn = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
-    if arch not in rnn:
-        raise ValueError(f"unknown arch {arch!r}; valid choices: {', '.join(rnn)}")
-    inp = keras.Input((seq_len,), dtype="int32")
-    x = keras.layers.Embedding(vocab, 128)(inp)
-    x = rnn[arch](units)(x)
-    return keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(x))
-
-
 def measure(
     arch: str = "lstm",
     scheme: str = "tc",
@@ -58,7 +48,7 @@ def measure(
     """Median seconds per ``train_on_batch`` step, float vs QAT, interleaved."""
     if steps <= 0 or warmup < 0 or batch_size <= 0 or seq_len <= 0:
         raise ValueError("steps, batch_size and seq_len must be positive and warmup >= 0")
-    model = imdb_sized_model(arch, seq_len=seq_len)
+    model = imdb.build(arch, maxlen=seq_len, dropout=0.0)  # dropout off: time the layers only
     models = {"float": model, "qat": quantize_model(model, scheme)}
     for m in models.values():
         m.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
