@@ -9,14 +9,21 @@ from dataclasses import dataclass
 from typing import Callable
 
 
+def _no_measures(model, splits) -> dict:
+    return {}
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
     build: Callable  # () -> keras.Model (float)
     load_data: Callable  # (data_dir, *, limit, seed) -> pipeline.datasets.Splits
     loss: str
-    metric: str  # the quality measure reported for the task
+    metric: str  # the Keras metric monitored on validation and reported on test
     higher_is_better: bool
+    # (trained model, splits) -> extra test figures for run.json, e.g. the summation task's
+    # exact-match accuracy or the frames task's MSE per predicted frame.
+    test_measures: Callable = _no_measures
 
 
 def _imdb_task(rnn: str) -> Task:
@@ -33,9 +40,45 @@ def _imdb_task(rnn: str) -> Task:
     )
 
 
+def _summation_task(rnn: str) -> Task:
+    from models import summation
+    from pipeline import datasets
+
+    return Task(
+        name=f"summation-{rnn}",
+        build=lambda: summation.build(rnn),
+        load_data=datasets.summation_splits,
+        loss="categorical_crossentropy",
+        metric="accuracy",  # per answer symbol; exact match is among the test measures
+        higher_is_better=True,
+        test_measures=datasets.summation_measures,
+    )
+
+
+def _frames_task(canvas: int) -> Task:
+    from models import frames
+    from pipeline import datasets
+
+    suffix = "" if canvas == 64 else f"-{canvas}"
+    return Task(
+        name=f"frames-convlstm{suffix}",
+        build=lambda: frames.build(canvas=canvas),
+        load_data=lambda data_dir=None, *, limit=None, seed=0: datasets.frames_splits(
+            data_dir, limit=limit, seed=seed, canvas=canvas),
+        loss="binary_crossentropy",  # per pixel, intensities in [0, 1]
+        metric="mse",
+        higher_is_better=False,
+        test_measures=datasets.frames_measures,
+    )
+
+
 _FACTORIES = {
     "imdb-lstm": lambda: _imdb_task("lstm"),
     "imdb-gru": lambda: _imdb_task("gru"),
+    "summation-lstm": lambda: _summation_task("lstm"),
+    "summation-gru": lambda: _summation_task("gru"),
+    "frames-convlstm": lambda: _frames_task(64),  # the paper's 64x64 canvas
+    "frames-convlstm-32": lambda: _frames_task(32),  # 32x32: ~9x cheaper on a CPU
 }
 TASKS = tuple(_FACTORIES)
 

@@ -52,6 +52,23 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from pipeline.downloads import DataUnavailableError
+    from pipeline.reproduce import reproduce
+    from pipeline.training import TrainingDiverged
+
+    try:
+        results = reproduce(args.experiment, runs_dir=args.runs, docs_dir=args.docs,
+                            data_dir=args.data_dir, epochs=args.epochs, limit=args.limit,
+                            task=args.task, seed=args.seed)
+    except (ValueError, FileExistsError, DataUnavailableError, TrainingDiverged) as err:
+        print(f"lowbit reproduce: error: {err}", file=sys.stderr)
+        return 1 if isinstance(err, TrainingDiverged) else 2
+    print(f"wrote {args.docs}/results/{args.experiment}.json, {args.docs}/results.md and "
+          f"{len(results['figures'])} figures")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lowbit", description="Train, export and deploy 1- and 2-bit recurrent networks."
@@ -92,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     p.add_argument("--force", action="store_true", help="replace an existing run in --out")
     p.set_defaults(run=_cmd_train)
+
+    from pipeline.reproduce import EXPERIMENTS
+
+    p = sub.add_parser("reproduce", help="run one of the paper's experiments (every scheme), "
+                       "write docs/results.md and the figures")
+    p.add_argument("experiment", choices=EXPERIMENTS)
+    p.add_argument("--runs", default="runs/reproduce", help="where the runs go (finished ones are reused)")
+    p.add_argument("--docs", default="docs", help="where results.md and results/ go")
+    p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
+    p.add_argument("--epochs", type=_positive_int, help="override the experiment's epoch budget")
+    p.add_argument("--limit", type=_positive_int, help="use only this many training and test examples")
+    p.add_argument("--task", choices=TASKS, help="frames only: frames-convlstm for the paper's 64x64 canvas")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_cmd_reproduce)
     return parser
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import imdb
+from pipeline import imdb, moving_mnist, summation
 from pipeline.text import Vocabulary
 
 VALIDATION_SHARE = 0.1
@@ -53,3 +53,58 @@ def imdb_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
         data["test"].labels[test_idx].astype(np.float32),
         artifacts={"vocab.txt": lambda path: vocab.save(Path(path))},
     )
+
+
+def summation_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
+                     digits: int = summation.DIGITS, n_train: int = 20_000, n_test: int = 5_000) -> Splits:
+    """Generated addition problems, one-hot: x ``(n, 2*digits+1, 12)``, y ``(n, digits+1, 12)``.
+
+    Train, validation and test questions are distinct. ``data_dir`` is unused (nothing to load);
+    ``limit`` caps the number of training and test problems.
+    """
+    n_train = min(n_train, limit or n_train)
+    n_test = min(n_test, limit or n_test)
+    n_val = max(1, int(round(n_train * VALIDATION_SHARE)))
+    pairs = summation.problems(n_train + n_test, digits=digits, seed=seed)
+    q_len, a_len = summation.question_length(digits), summation.answer_length(digits)
+    x = summation.encode(summation.questions(pairs, digits), q_len)
+    y = summation.encode(summation.answers(pairs, digits), a_len)
+    return Splits(x[n_val:n_train], y[n_val:n_train], x[:n_val], y[:n_val], x[n_train:], y[n_train:])
+
+
+def summation_measures(model, splits: Splits) -> dict:
+    predicted = model.predict(splits.x_test, batch_size=256, verbose=0)
+    return {"test_exact_match": summation.exact_match(splits.y_test, predicted)}
+
+
+def frames_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
+                  canvas: int = moving_mnist.CANVAS, frames: int = moving_mnist.FRAMES,
+                  n_train: int = 2_000, n_test: int = 200) -> Splits:
+    """Moving MNIST for next-frame prediction: x = frames 1..T-1, y = frames 2..T.
+
+    ``limit`` caps the number of training and test sequences; validation is a tenth of the
+    training count, drawn from training digits with its own seed.
+    """
+    digits = moving_mnist.load_digits(data_dir)
+    n_train = min(n_train, limit or n_train)
+    n_test = min(n_test, limit or n_test)
+    n_val = max(1, int(round(n_train * VALIDATION_SHARE)))
+    make = lambda images, n, s: moving_mnist.sequences(images, n, frames=frames, canvas=canvas, seed=s)
+    train = make(digits["train"], n_train - n_val, seed)
+    val = make(digits["train"], n_val, seed + 1_000_003)
+    test = make(digits["test"], n_test, seed + 2_000_003)
+    return Splits(train[:, :-1], train[:, 1:], val[:, :-1], val[:, 1:], test[:, :-1], test[:, 1:])
+
+
+def frames_measures(model, splits: Splits) -> dict:
+    """MSE per predicted frame (paper eq. 25, Fig. 23): the first ``SEEN`` frames are given, the
+    rest are predicted one at a time, each prediction fed back as the next input."""
+    from models.frames import predict_frames
+
+    full = np.concatenate([splits.x_test[:, :1], splits.y_test], axis=1)
+    seen, truth = full[:, :moving_mnist.SEEN], full[:, moving_mnist.SEEN:]
+    predicted = predict_frames(model, seen, truth.shape[1])
+    return {
+        "test_mse_per_frame": [float(v) for v in moving_mnist.mse_per_frame(truth, predicted)],
+        "predicted_frame_numbers": list(range(moving_mnist.SEEN + 1, full.shape[1] + 1)),
+    }

@@ -160,6 +160,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
         f"val_{task.metric}": state["best_value"],
         f"test_{task.metric}": float(test_value),
         "test_loss": float(test_loss),
+        **task.test_measures(stripped, splits),
         "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
     }
     _write_json(run_dir / "run.json", summary)

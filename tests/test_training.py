@@ -125,3 +125,26 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, shared_data):
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["strategy"] == "mirrored" and summary["epochs_completed"] == 2
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_history(tmp_path, monkeypatch):
+    import dataclasses
+
+    import models
+    from pipeline import datasets
+    from pipeline.training import TrainingDiverged
+
+    real = models.get_task("summation-gru")
+
+    def poisoned(data_dir=None, *, limit=None, seed=0):
+        splits = datasets.summation_splits(limit=limit, seed=seed)
+        splits.x_train[5, 0, 0] = np.nan  # one bad example poisons the first epoch's loss
+        return splits
+
+    monkeypatch.setattr(models, "get_task", lambda name: dataclasses.replace(real, load_data=poisoned))
+    with pytest.raises(TrainingDiverged, match="loss became nan in epoch 1"):
+        train(TrainConfig(task="summation-gru", scheme="tc", out=str(tmp_path / "run"), epochs=3,
+                          limit=200), progress=False)
+    run = tmp_path / "run"
+    assert not (run / "run.json").exists()  # no result is reported for a diverged run
+    assert not (run / "state.json").exists()  # and no completed epoch is claimed

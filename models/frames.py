@@ -1,0 +1,40 @@
+"""Next-frame prediction on moving MNIST (paper Fig. 6):
+
+frames (T x H x W x 1) -> ConvLSTM2D(filters, 3x3, all steps) -> BatchNormalization
+-> Conv3D(1, 1x3x3, sigmoid): the predicted next frame at every step.
+
+The reconstruction kernel spans one time step: a 3-deep kernel with ``same`` padding (Keras'
+conv_lstm example) would let step t read the ConvLSTM state of step t+1, which has seen the very
+frame step t must predict.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline import moving_mnist
+from pipeline.keras2 import keras
+
+FILTERS = 16
+
+
+def build(*, canvas: int = moving_mnist.CANVAS, filters: int = FILTERS) -> keras.Model:
+    frames = keras.Input((None, canvas, canvas, 1), name="frames")
+    x = keras.layers.ConvLSTM2D(filters, 3, padding="same", return_sequences=True, name="convlstm")(frames)
+    x = keras.layers.BatchNormalization(name="batchnorm")(x)
+    nxt = keras.layers.Conv3D(1, (1, 3, 3), padding="same", activation="sigmoid", name="reconstruction")(x)
+    return keras.Model(frames, nxt, name="frames_convlstm")
+
+
+def predict_frames(model, seen: np.ndarray, horizon: int, *, batch_size: int = 16) -> np.ndarray:
+    """Frames ``seen.shape[1] + 1 ...`` predicted one at a time, each fed back as input.
+
+    ``seen``: ``(n, t, h, w, 1)``; returns ``(n, horizon, h, w, 1)``.
+    """
+    sequence = seen.astype(np.float32)
+    predicted = []
+    for _ in range(horizon):
+        nxt = model.predict(sequence, batch_size=batch_size, verbose=0)[:, -1:]
+        predicted.append(nxt)
+        sequence = np.concatenate([sequence, nxt], axis=1)
+    return np.concatenate(predicted, axis=1)

@@ -1,0 +1,128 @@
+"""The paper's figures as PNG files, drawn from run summaries and histories (matplotlib, Agg).
+
+Every function takes plain data (dicts, lists, numpy arrays) and a path, writes one PNG, and
+returns the path; none trains or loads a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline import quantizers  # noqa: E402
+from pipeline.schemes import CODE_VALUES  # noqa: E402
+
+COLORS = {"fp": "black", "bc": "tab:red", "tc": "tab:blue", "qc": "tab:green",
+          "tc-uniform": "tab:cyan", "qc-uniform": "tab:olive"}
+LABELS = {"fp": "FP (32 bit)", "bc": "BC {-1,1}", "tc": "TC {-1,0,1}", "qc": "QC {-1,-.5,.5,1}",
+          "tc-uniform": "TC uniform", "qc-uniform": "QC uniform"}
+DPI = 100
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def training_curves(histories: dict[str, list[dict]], metric: str, title: str, path) -> Path:
+    """Fig. 12-13, 15, 17: training loss (left) and the metric (right: validation solid,
+    training dashed) per epoch, one line per run (keyed like :data:`COLORS`)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for key, history in histories.items():
+        epochs = [h["epoch"] for h in history]
+        color = COLORS.get(key)
+        left.plot(epochs, [h["loss"] for h in history], color=color, label=LABELS.get(key, key))
+        right.plot(epochs, [h[f"val_{metric}"] for h in history], color=color, label=LABELS.get(key, key))
+        right.plot(epochs, [h[metric] for h in history], color=color, linestyle="--", alpha=0.5)
+    left.set(xlabel="epoch", ylabel="training loss", title=f"{title}: loss")
+    right.set(xlabel="epoch", ylabel=metric, title=f"{title}: {metric} (validation solid, training dashed)")
+    left.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def test_scores(scores: dict[str, dict[str, float]], ylabel: str, title: str, path,
+                reference: dict[str, float] | None = None) -> Path:
+    """Fig. 16, 18: one bar per scheme, grouped by architecture (``{arch: {scheme: value}}``),
+    with the value printed on each bar; ``reference`` ({scheme: value}) marks the paper's."""
+    archs = list(scores)
+    schemes = list(dict.fromkeys(k for s in scores.values() for k in s))
+    width = 0.8 / len(schemes)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.6 * len(archs) * len(schemes) / 2, 3.6))
+    for j, scheme in enumerate(schemes):
+        xs = [i + (j - (len(schemes) - 1) / 2) * width for i in range(len(archs))]
+        values = [scores[a].get(scheme, np.nan) for a in archs]
+        bars = ax.bar(xs, values, width, color=COLORS.get(scheme), label=LABELS.get(scheme, scheme))
+        ax.bar_label(bars, [f"{v:.2f}" for v in values], fontsize=7)
+        if reference and scheme in reference:
+            ax.scatter(xs, [reference[scheme]] * len(xs), marker="_", s=300, color="grey", zorder=3)
+    finite = [v for s in scores.values() for v in s.values() if np.isfinite(v)] or [0.0]
+    low = min(finite + list((reference or {}).values()))
+    ax.set_ylim(max(0.0, low - 5), max(finite) + 2)  # zoomed: differences of a point show
+    ax.set_xticks(range(len(archs)), archs)
+    ax.set(ylabel=ylabel, title=title + ("  (grey ticks: paper)" if reference else ""))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def weight_distributions(weights: np.ndarray, layer: str, path) -> Path:
+    """Fig. 8-10: the trained float weights of one layer, then the share of each code value
+    after each quantizer (BC; TC and QC with the normal and the uniform threshold)."""
+    panels = [("bc", "normal"), ("tc", "normal"), ("tc", "uniform"), ("qc", "normal"), ("qc", "uniform")]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(16, 2.8))
+    axes[0].hist(weights.ravel(), bins=80, color="grey")
+    axes[0].set(title=f"{layer}: float weights", xlabel="w")
+    for ax, (scheme, distribution) in zip(axes[1:], panels):
+        codes = quantizers.codes(weights, scheme, distribution=distribution)
+        values = CODE_VALUES[scheme]
+        shares = [float(np.mean(codes == v)) for v in values]
+        ax.bar([str(v) for v in values], shares, color=COLORS[scheme])
+        ax.bar_label(ax.containers[0], [f"{s:.0%}" for s in shares], fontsize=7)
+        name = scheme.upper() + ("" if scheme == "bc" else f" {distribution}")
+        ax.set(title=name, ylim=(0, 1.1), xlabel="code")
+    axes[1].set_ylabel("share of weights")
+    return _save(fig, path)
+
+
+def frame_predictions(truth: np.ndarray, predictions: dict[str, np.ndarray],
+                      frame_numbers: list[int], path) -> Path:
+    """Fig. 19-22: one row of ground-truth frames, then one row per scheme's predictions.
+
+    ``truth`` and each prediction: ``(frames, h, w)``; ``frame_numbers`` label the columns."""
+    rows = 1 + len(predictions)
+    fig, axes = plt.subplots(rows, len(frame_numbers), figsize=(1.5 * len(frame_numbers), 1.6 * rows),
+                             squeeze=False)
+    images = [("ground truth", truth)] + [(LABELS.get(k, k), v) for k, v in predictions.items()]
+    for r, (label, frames) in enumerate(images):
+        for c, number in enumerate(frame_numbers):
+            ax = axes[r][c]
+            ax.imshow(frames[c], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"frame {number}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=7)
+    return _save(fig, path)
+
+
+def mse_per_frame(curves: dict[str, list[float]], frame_numbers: list[int], title: str, path) -> Path:
+    """Fig. 23: MSE (eq. 25) of each predicted frame, one line per scheme."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for key, values in curves.items():
+        ax.plot(frame_numbers, values, marker="o", color=COLORS.get(key), label=LABELS.get(key, key))
+    ax.set(xlabel="predicted frame", ylabel="MSE", title=title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,317 @@
+"""``lowbit reproduce imdb|summation|frames``: the paper's sweeps, their results and figures.
+
+For an experiment, every (task, scheme, distribution) run is trained into
+``RUNS/<task>-<scheme>[-uniform]`` with :func:`pipeline.training.train` — skipped when that
+directory already holds a finished run with the same settings, resumed when it holds an
+interrupted one — then ``DOCS/results/<experiment>.json``, the PNG figures beside it and
+``DOCS/results.md`` (rebuilt from every ``DOCS/results/*.json`` present) are written.
+
+``DOCS/results/<experiment>.json``::
+
+    {"experiment": "imdb", "setup": {...}, "figures": [...],
+     "lstm": {"fp": {"test_accuracy": 0.84, "val_accuracy": ..., "best_epoch": ..., ...},
+              "bc": {...}, "tc": {...}, "qc": {...}},
+     "gru": {...}}
+
+Scheme keys are ``fp``, ``bc``, ``tc``, ``qc``, and ``tc-uniform`` / ``qc-uniform`` for the
+uniform thresholds (eqs. 22, 24); the others use the normal ones (eqs. 21, 23), as the paper does
+after Fig. 14.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+# TensorFlow (via training, figures) is imported inside the functions: the CLI imports this
+# module for the experiment names, and `lowbit --help` must stay instant.
+
+BASE_VARIANTS = (("fp", "normal"), ("bc", "normal"), ("tc", "normal"), ("qc", "normal"))
+UNIFORM_VARIANTS = (("tc", "uniform"), ("qc", "uniform"))
+# Keys of config.json that decide whether a finished run can be reused.
+_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
+             "patience", "limit", "seed")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    tasks: tuple[str, ...]
+    # (task, scheme, distribution) of every run, in training order
+    runs: tuple[tuple[str, str, str], ...]
+    epochs: int
+    batch_size: int
+    patience: int
+    limit: int | None = None
+    note: str = ""
+    other_tasks: tuple[str, ...] = ()  # what --task may swap in for a one-task experiment
+
+
+def _grid(tasks, variants_for) -> tuple:
+    return tuple((t, s, d) for t in tasks for s, d in variants_for(t))
+
+
+EXPERIMENTS = {
+    "imdb": Experiment(
+        "imdb", ("imdb-lstm", "imdb-gru"),
+        _grid(("imdb-lstm", "imdb-gru"), lambda t: BASE_VARIANTS),
+        epochs=20, batch_size=64, patience=3,
+        note="Paper §IV.A setup: 20,000 words, 80 tokens, 128 units, batch 64, Adam, binary "
+             "cross-entropy, up to 20 epochs, early-stopped on a 10 % validation split of the "
+             "training reviews (the test reviews are used once, for the reported accuracy).",
+    ),
+    "summation": Experiment(
+        "summation", ("summation-lstm", "summation-gru"),
+        _grid(("summation-lstm", "summation-gru"),
+              lambda t: BASE_VARIANTS + (UNIFORM_VARIANTS if t == "summation-lstm" else ())),
+        epochs=25, batch_size=64, patience=5,
+        note="3-digit addition, training, validation and test questions all distinct; 128-unit encoder and decoder. Normal vs uniform thresholds compared on "
+             "the LSTM (paper Fig. 14). Categorical cross-entropy over the 12 symbols per step.",
+    ),
+    "frames": Experiment(
+        "frames", ("frames-convlstm-32",),
+        _grid(("frames-convlstm-32",), lambda t: BASE_VARIANTS),
+        epochs=12, batch_size=16, patience=3,
+        note="Moving MNIST, 2 digits, 15 frames: next-frame training; at test the first 7 "
+             "frames are given and frames 8-15 predicted one at a time, each prediction fed "
+             "back. 32x32 canvas (digits scaled to 14 px) instead of the paper's 64x64, which "
+             "costs ~9x more per step on this 2-core CPU; `--task frames-convlstm` runs 64x64. "
+             "16-filter ConvLSTM.",
+        other_tasks=("frames-convlstm",),
+    ),
+}
+
+# The paper's IMDB LSTM test accuracies (§IV.A, Fig. 16) and this project's targets, in %.
+PAPER_IMDB_LSTM = {"fp": 82.87, "qc": 79.64, "tc": 76.86, "bc": 76.25}
+IMDB_TARGETS = {"fp": 84.0, "qc": 83.5, "tc": 83.0, "bc": 82.5}
+FRAMES_MSE_RATIO_TARGET = 1.2
+
+
+def run_key(scheme: str, distribution: str) -> str:
+    return scheme if distribution == "normal" or scheme in ("fp", "bc") else f"{scheme}-{distribution}"
+
+
+def arch_of(task: str) -> str:
+    return task.split("-")[1]
+
+
+def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir=None,
+              epochs: int | None = None, limit: int | None = None, task: str | None = None,
+              seed: int = 0, progress: bool = True) -> dict:
+    """Train (or reuse) every run of experiment ``name``, then write its results and figures."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid choices: {', '.join(EXPERIMENTS)}")
+    experiment = EXPERIMENTS[name]
+    if task is not None:
+        if task not in experiment.other_tasks + experiment.tasks:
+            valid = ", ".join(experiment.other_tasks + experiment.tasks) or "none"
+            raise ValueError(f"--task {task!r} does not fit experiment {name}; valid choices: {valid}")
+        experiment = replace(experiment, tasks=(task,), runs=tuple((task, s, d) for _, s, d in experiment.runs))
+    from pipeline.training import TrainConfig
+
+    experiment = replace(experiment, epochs=epochs or experiment.epochs,
+                         limit=limit if limit is not None else experiment.limit)
+    configs = [
+        TrainConfig(task=t, scheme=s, distribution=d, out=str(Path(runs_dir) / f"{t}-{run_key(s, d)}"),
+                    epochs=experiment.epochs, batch_size=experiment.batch_size,
+                    patience=experiment.patience, limit=experiment.limit, seed=seed, data_dir=data_dir)
+        for t, s, d in experiment.runs
+    ]
+    for config in configs:  # every setting checked before the first run starts
+        config.validate()
+    summaries = {}
+    for i, config in enumerate(configs, 1):
+        summaries[config.out] = _train_or_reuse(config, f"[{i}/{len(configs)}]", progress)
+    results = _results(experiment, configs, summaries, seed)
+    results["figures"] = _draw(experiment, configs, summaries, Path(docs_dir) / "results", data_dir)
+    out = Path(docs_dir) / "results" / f"{name}.json"
+    _write(out, json.dumps(results, indent=2) + "\n")
+    _write(Path(docs_dir) / "results.md", render_markdown(Path(docs_dir) / "results"))
+    return results
+
+
+def _train_or_reuse(config, prefix: str, progress: bool) -> dict:
+    from pipeline.training import train
+
+    run_dir = Path(config.out)
+    label = f"{prefix} {run_dir.name}"
+    wanted = {k: v for k, v in asdict(config).items() if k in _SETTINGS}
+    saved = _read_json(run_dir / "config.json")
+    if saved is not None and {k: saved.get(k) for k in _SETTINGS} != wanted:
+        raise FileExistsError(
+            f"{run_dir} holds a run with other settings; remove it or choose another --runs folder"
+        )
+    summary = _read_json(run_dir / "run.json")
+    if summary is not None:
+        print(f"{label}: finished earlier, reused", file=sys.stderr)
+        return summary
+    resume = (run_dir / "state.json").is_file() and (run_dir / "checkpoint.h5").is_file()
+    print(f"{label}: {'resuming' if resume else 'training'}", file=sys.stderr, flush=True)
+    return train(config, resume=resume, force=not resume, progress=progress)
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+_KEPT = ("best_epoch", "epochs_completed", "n_train", "n_val", "n_test")
+
+
+def _results(experiment: Experiment, configs, summaries, seed: int) -> dict:
+    results: dict = {
+        "experiment": experiment.name,
+        "setup": {"tasks": list(dict.fromkeys(c.task for c in configs)), "epochs": experiment.epochs,
+                  "batch_size": experiment.batch_size, "patience": experiment.patience,
+                  "limit": experiment.limit, "seed": seed, "scale": configs[0].scale,
+                  "learning_rate": configs[0].learning_rate, "note": experiment.note},
+    }
+    for config in configs:
+        summary = summaries[config.out]
+        entry = {k: v for k, v in summary.items()
+                 if k.startswith(("test_", "val_")) or k in _KEPT or k == "predicted_frame_numbers"}
+        entry["run"] = config.out
+        results.setdefault(arch_of(config.task), {})[run_key(config.scheme, config.distribution)] = entry
+    return results
+
+
+def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -> list[str]:
+    from models import get_task
+    from pipeline import figures
+
+    drawn = []
+    name = experiment.name
+    metric = get_task(experiment.tasks[0]).metric
+    for task in dict.fromkeys(c.task for c in configs):
+        arch = arch_of(task)
+        histories = {run_key(c.scheme, c.distribution): _read_json(Path(c.out) / "history.json")
+                     for c in configs if c.task == task}
+        normal = {k: v for k, v in histories.items() if not k.endswith("-uniform")}
+        drawn.append(figures.training_curves(normal, metric, f"{name} {arch.upper()}",
+                                             out_dir / f"{name}-{arch}-curves.png"))
+        if len(normal) != len(histories):  # Fig. 14: normal vs uniform thresholds
+            pairs = {k: v for k, v in histories.items() if k[:2] in ("tc", "qc")}
+            drawn.append(figures.training_curves(pairs, metric, f"{name} {arch.upper()} normal vs uniform",
+                                                 out_dir / f"{name}-{arch}-normal-vs-uniform.png"))
+    if name in ("imdb", "summation"):
+        key, label = (("test_accuracy", "test accuracy (%)") if name == "imdb"
+                      else ("test_exact_match", "test exact-match accuracy (%)"))
+        scores = {arch_of(c.task): {} for c in configs}
+        for c in configs:
+            scores[arch_of(c.task)][run_key(c.scheme, c.distribution)] = 100 * summaries[c.out][key]
+        drawn.append(figures.test_scores(scores, label, f"{name}: test accuracy per scheme",
+                                         out_dir / f"{name}-test.png",
+                                         reference=PAPER_IMDB_LSTM if name == "imdb" else None))
+    first_fp = next(c for c in configs if c.scheme == "fp")
+    layer, weights = _recurrent_kernel(Path(first_fp.out) / "model.h5")
+    drawn.append(figures.weight_distributions(weights, f"{arch_of(first_fp.task)} {layer}",
+                                              out_dir / f"{name}-weight-distributions.png"))
+    if name == "frames":
+        drawn += _draw_frames(experiment, configs, summaries, out_dir, data_dir)
+    return [str(Path(p).relative_to(out_dir.parent)) for p in drawn]
+
+
+def _recurrent_kernel(model_path: Path):
+    """(layer name, kernel) of the first recurrent layer of a trained float model."""
+    from pipeline.keras2 import keras
+
+    model = keras.models.load_model(model_path, compile=False, safe_mode=True)
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU, keras.layers.ConvLSTM2D)):
+            return layer.name, layer.get_weights()[0]
+    raise ValueError(f"{model_path} has no recurrent layer")
+
+
+def _draw_frames(experiment, configs, summaries, out_dir: Path, data_dir) -> list:
+    from models import get_task
+    from models.frames import predict_frames
+    from pipeline import figures, moving_mnist
+    from pipeline.keras2 import keras
+
+    config = configs[0]
+    splits = get_task(config.task).load_data(data_dir, limit=config.limit, seed=config.seed)
+    full = np.concatenate([splits.x_test[:1, :1], splits.y_test[:1]], axis=1)[0]  # one test sequence
+    seen = moving_mnist.SEEN
+    numbers = list(range(seen, full.shape[0] + 1))  # last seen frame, then every predicted one
+    predictions = {}
+    for c in configs:
+        model = keras.models.load_model(Path(c.out) / "model.h5", compile=False, safe_mode=True)
+        predicted = predict_frames(model, full[None, :seen], full.shape[0] - seen)[0]
+        predictions[run_key(c.scheme, c.distribution)] = np.concatenate([full[seen - 1:seen], predicted])[..., 0]
+    drawn = [figures.frame_predictions(full[seen - 1:, ..., 0], predictions, numbers,
+                                       out_dir / "frames-predictions.png")]
+    curves = {run_key(c.scheme, c.distribution): summaries[c.out]["test_mse_per_frame"] for c in configs}
+    drawn.append(figures.mse_per_frame(curves, numbers[1:], "moving MNIST: MSE per predicted frame",
+                                       out_dir / "frames-mse.png"))
+    return drawn
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+
+def render_markdown(results_dir: Path) -> str:
+    """``docs/results.md`` from every ``<experiment>.json`` in ``results_dir``."""
+    lines = ["# Results", "",
+             "Generated by `lowbit reproduce imdb|summation|frames` from the runs on this machine "
+             "(2 CPU cores, no GPU); one run per scheme, seed 0. Figures are in `results/`.", ""]
+    for name in EXPERIMENTS:
+        results = _read_json(Path(results_dir) / f"{name}.json")
+        if results is not None:
+            lines += _experiment_markdown(results)
+    return "\n".join(lines) + "\n"
+
+
+def _experiment_markdown(results: dict) -> list[str]:
+    name, setup = results["experiment"], results["setup"]
+    archs = [k for k in results if k not in ("experiment", "setup", "figures")]
+    lines = [f"## {name}", "", setup["note"], "",
+             f"Up to {setup['epochs']} epochs, batch {setup['batch_size']}, patience {setup['patience']}, "
+             f"learning rate {setup['learning_rate']}, scale `{setup['scale']}`"
+             + (f", limit {setup['limit']}" if setup["limit"] else "") + ". "
+             + "Examples (training / validation / test): "
+             + "{n_train:,} / {n_val:,} / {n_test:,}.".format(**next(iter(results[archs[0]].values()))), ""]
+    if name == "frames":
+        for arch in archs:
+            fp = np.array(results[arch]["fp"]["test_mse_per_frame"])
+            numbers = results[arch]["fp"]["predicted_frame_numbers"]
+            lines += ["| scheme | " + " | ".join(f"frame {n}" for n in numbers) + " | worst ratio to FP |",
+                      "|---" * (len(numbers) + 2) + "|"]
+            for key, entry in results[arch].items():
+                mse = np.array(entry["test_mse_per_frame"])
+                ratio = float(np.max(mse / fp))
+                verdict = "" if key == "fp" else (" ✅" if ratio <= FRAMES_MSE_RATIO_TARGET else " ❌")
+                lines.append(f"| {key} | " + " | ".join(f"{v:.4f}" for v in mse)
+                             + (f" | {ratio:.3f}{verdict} |" if key != "fp" else " | 1 |"))
+            lines += ["", f"Target: quantized MSE of every predicted frame ≤ {FRAMES_MSE_RATIO_TARGET}× FP's.", ""]
+    else:
+        key = "test_accuracy" if name == "imdb" else "test_exact_match"
+        header = "| arch | scheme | test accuracy (%) | " + (
+            "per-symbol accuracy (%) | " if name == "summation" else "target (%) | paper LSTM (%) | "
+        ) + "best epoch / run |"
+        lines += [header, "|---|---|---|---|" + ("" if name == "summation" else "---|") + "---|"]
+        for arch in archs:
+            for scheme, entry in results[arch].items():
+                value = 100 * entry[key]
+                if name == "summation":
+                    extra = f"{100 * entry['test_accuracy']:.2f} | "
+                else:
+                    target = IMDB_TARGETS.get(scheme)
+                    mark = "✅" if value >= target else "❌"
+                    paper = PAPER_IMDB_LSTM.get(scheme) if arch == "lstm" else None
+                    extra = f"≥ {target} {mark} | {paper if paper else '—'} | "
+                lines.append(f"| {arch} | {scheme} | {value:.2f} | {extra}"
+                             f"{entry['best_epoch']} / {entry['epochs_completed']} |")
+        lines.append("")
+    lines += [f"![{Path(p).stem}]({p})" for p in results.get("figures", [])] + [""]
+    return lines
