@@ -69,6 +69,20 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _cmd_convert(args) -> int:
+    from deploy.convert import convert_run, parse_formats
+
+    try:
+        manifest = convert_run(args.run_dir, formats=parse_formats(args.to), batch_size=args.batch)
+    except ValueError as err:
+        print(f"lowbit convert: error: {err}", file=sys.stderr)
+        return 2
+    for name, artifact in manifest["artifacts"].items():
+        print(f"{args.run_dir}/{name}: {artifact['size_bytes'] / 1e6:.3f} MB, "
+              f"{artifact['bits_per_weight']:.2f} bits per quantized weight")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lowbit", description="Train, export and deploy 1- and 2-bit recurrent networks."
@@ -123,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS, help="frames only: frames-convlstm for the paper's 64x64 canvas")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_cmd_reproduce)
+
+    p = sub.add_parser("convert", help="export a run's model to .tflite / .onnx with packed low-bit weights")
+    p.add_argument("run_dir", help="a run directory written by lowbit train")
+    p.add_argument("--to", default="tflite,onnx", help="comma-separated formats: tflite, onnx")
+    p.add_argument("--batch", type=_positive_int, default=1, help="fixed batch size of the .tflite")
+    p.set_defaults(run=_cmd_convert)
     return parser
 
 

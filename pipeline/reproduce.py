@@ -148,6 +148,14 @@ def _train_or_reuse(config, prefix: str, progress: bool) -> dict:
         )
     summary = _read_json(run_dir / "run.json")
     if summary is not None:
+        from models import get_task
+        from pipeline.training import architecture_digest
+
+        if summary.get("architecture_sha256") != architecture_digest(get_task(config.task).build()):
+            raise FileExistsError(
+                f"{run_dir} was trained with another definition of the {config.task} model; "
+                "remove it or choose another --runs folder"
+            )
         print(f"{label}: finished earlier, reused", file=sys.stderr)
         return summary
     resume = (run_dir / "state.json").is_file() and (run_dir / "checkpoint.h5").is_file()

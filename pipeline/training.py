@@ -160,6 +160,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
         f"val_{task.metric}": state["best_value"],
         f"test_{task.metric}": float(test_value),
         "test_loss": float(test_loss),
+        "architecture_sha256": architecture_digest(task.build()),
         **task.test_measures(stripped, splits),
         "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
     }
@@ -189,6 +190,22 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force:
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_dir / "config.json", asdict(config))
     return None
+
+
+def architecture_digest(model) -> str:
+    """sha256 of the model's layer classes and configs, layer names left out (Keras numbers
+    unnamed layers per process), so a run can be matched against the current builder."""
+    import hashlib
+
+    def nameless(obj):
+        if isinstance(obj, dict):
+            return {k: nameless(v) for k, v in obj.items() if k != "name"}
+        if isinstance(obj, (list, tuple)):
+            return [nameless(v) for v in obj]
+        return obj
+
+    layers = [[type(layer).__name__, nameless(layer.get_config())] for layer in model.layers]
+    return hashlib.sha256(json.dumps(layers, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _finite(x) -> bool:

@@ -51,6 +51,11 @@ def test_summation_sweep_writes_results_figures_and_markdown_then_reuses_runs(tm
     with pytest.raises(FileExistsError, match="other settings"):
         reproduce.reproduce("summation", **{**options, "epochs": 2})
 
+    run_json = tmp_path / "runs" / "summation-lstm-fp" / "run.json"
+    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "architecture_sha256": "0" * 64}))
+    with pytest.raises(FileExistsError, match="another definition of the summation-lstm model"):
+        reproduce.reproduce("summation", **options)
+
 
 def test_frames_sweep_reports_mse_per_predicted_frame(tmp_path, small_experiments, shared_data):
     results = reproduce.reproduce("frames", runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs",

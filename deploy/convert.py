@@ -1,0 +1,100 @@
+"""``lowbit convert RUN_DIR [--to tflite,onnx]``: export a trained run's stripped model.
+
+Writes ``model.tflite`` and/or ``model.onnx`` and ``manifest.json`` into RUN_DIR. Everything is
+converted in memory first and checked; files are then written atomically (temporary file +
+rename), the manifest last, so a failure leaves the previous artifacts untouched.
+
+``manifest.json``::
+
+    {"task": ..., "scheme": ..., "source": {"file": "model.h5", "sha256": ...},
+     "artifacts": {"model.tflite": {"format": "tflite", "sha256": ..., "size_bytes": ...,
+                                    "batch_size": 1, "bits_per_weight": 2.3,
+                                    "tensors": [{"name", "shape", "scheme", "bits", "bytes",
+                                                 "scale", ...}, ...]}, ...}}
+
+``bits_per_weight`` is 8 × (bytes of every stored quantized tensor, scales included for the ONNX
+embedding) / (number of quantized weights of the Keras model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+FORMATS = ("tflite", "onnx")
+FILENAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
+MANIFEST = "manifest.json"
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown format {', '.join(unknown) or repr(text)}; valid choices: {', '.join(FORMATS)}")
+    return formats
+
+
+def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
+    """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written."""
+    run_dir = Path(run_dir)
+    formats = parse_formats(",".join(formats))
+    config_path, model_path = run_dir / "config.json", run_dir / "model.h5"
+    for path in (config_path, model_path):
+        if not path.is_file():
+            raise ValueError(f"{run_dir} has no {path.name}; train a run first (lowbit train --out {run_dir})")
+    config = json.loads(config_path.read_text())
+    scheme = config["scheme"]
+
+    from deploy import onnx_export, tflite_export
+    from deploy.weights import quantized_tensors
+    from pipeline.keras2 import keras
+
+    model = keras.models.load_model(model_path, compile=False, safe_mode=True)
+    n_weights = sum(t.codes.size for t in quantized_tensors(model, scheme)) if scheme != "fp" else 0
+    artifacts, blobs = {}, {}
+    for fmt in formats:
+        if fmt == "tflite":
+            blob = tflite_export.convert_keras_model(model, scheme=scheme, batch_size=batch_size)
+            tensors = tflite_export.stored_tensors(blob, scheme=scheme) if scheme != "fp" else []
+        else:
+            blob = onnx_export.convert_keras_model(model, scheme=scheme)
+            tensors = onnx_export.stored_tensors(blob)
+        stored = sum(t["bytes"] for t in tensors)
+        blobs[FILENAMES[fmt]] = blob
+        artifacts[FILENAMES[fmt]] = {
+            "format": fmt, "sha256": hashlib.sha256(blob).hexdigest(), "size_bytes": len(blob),
+            "batch_size": batch_size if fmt == "tflite" else None,
+            "bits_per_weight": round(8 * stored / n_weights, 4) if n_weights else 32.0,
+            "tensors": tensors,
+        }
+    manifest_path = run_dir / MANIFEST
+    source_sha = _sha256_file(model_path)
+    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    if previous.get("source", {}).get("sha256") != source_sha:
+        previous = {}  # artifacts of another model.h5 are not carried over
+    manifest = {
+        "task": config["task"], "scheme": scheme,
+        "source": {"file": model_path.name, "sha256": source_sha},
+        "artifacts": {**{k: v for k, v in previous.get("artifacts", {}).items()
+                         if k not in artifacts and (run_dir / k).is_file()}, **artifacts},
+    }
+    for name, blob in blobs.items():
+        _atomic_write(run_dir / name, blob)
+    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    return manifest
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

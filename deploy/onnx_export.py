@@ -1,0 +1,317 @@
+"""Stripped Keras model -> ONNX bytes with every quantized weight stored at its true width.
+
+``convert_keras_model(model, *, scheme, batch_size=None) -> bytes``: tf2onnx (opset 18; LSTM and
+GRU stay the native ONNX ops), :func:`simplify` (drops tf2onnx leftovers), then
+:func:`pack_weights`, a pure ``bytes -> bytes`` pass. What a quantized weight becomes:
+
+* **Embedding** (``Gather`` on a quantized table) -> ``com.microsoft.GatherBlockQuantized``: the
+  table stays 2-bit packed in RAM (uint8 ``[V, D/4]``, low bits first, ``bits=2``,
+  ``quantize_axis=1``, default zero point 2, so ``out = (q - 2) × α``; scales ``[V, 1]`` all α).
+  TC stores ``q = code + 2``; QC (not an affine grid) stores ``q = level`` of {-1, -½, ½, 1} and
+  maps ``(q-2)α ∈ {-2,-1,0,1}α`` with ``+α/2`` then ``clip(±α)``; BC stores 1 bit per weight in the
+  file and a constant subgraph widens it to the 2-bit table at session creation.
+* **LSTM** kernels -> ``com.microsoft.DynamicQuantizeLSTM`` with int8 ``W [1, in, 4H]`` and
+  ``R [1, H, 4H]`` (the ONNX LSTM's, transposed), q ∈ {0, ±64} (BC/TC) or {±32, ±64} (QC) with
+  scale α/64: ``q × scale == code × α`` exactly. The int8 tensors are produced from the packed
+  1/2-bit initializers by a constant unpack subgraph that ORT folds at session creation.
+* **Everything else** (GRU kernels, Dense/Conv kernels) -> a packed uint8 initializer and the
+  constant unpack subgraph ``BitShift -> BitwiseAnd -> Gather(codebook × α) -> Reshape``, folded
+  by ORT at session creation into the exact float tensor.
+
+Packed initializers follow :mod:`deploy.packing` (C order, LSB first, zero padding) and their names
+end in ``/packed<bits>``, so a reader can find and check them. Why this mix (measured on the IMDB
+LSTM, see README): DequantizeLinear(int2) is fused by ORT 1.32 into MatMulNBits, which computes
+wrong results for N % 4 != 0 (the Dense(1) head); DequantizeLinear feeding Gather/LSTM re-runs on
+every call; GatherBlockQuantized keeps the embedding packed in RAM for ~20 µs per lookup.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from deploy import packing
+from deploy.weights import quantized_tensors
+
+OPSET = 18
+TENSORS_METADATA_KEY = "lowbit.quantized_tensors"  # JSON list of the packed tensors, see _Builder.record
+MS_DOMAIN = "com.microsoft"
+DQ_LSTM_LEVEL = 64  # |q| of code ±1 in DynamicQuantizeLSTM's int8 weights (scale α/64)
+
+
+def convert_keras_model(model, *, scheme: str, batch_size: int | None = None) -> bytes:
+    """ONNX bytes of a stripped ``scheme`` model; ``batch_size=None`` keeps the batch dynamic."""
+    from pipeline.keras2 import tf
+    import tf2onnx
+
+    specs = [tf.TensorSpec((batch_size,) + tuple(t.shape[1:]), t.dtype, name=_input_name(model, i))
+             for i, t in enumerate(model.inputs)]
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=OPSET)
+    simplify(proto)
+    float_bytes = proto.SerializeToString()
+    if scheme == "fp":
+        return float_bytes
+    tensors = quantized_tensors(model, scheme)
+    return pack_weights(float_bytes, scheme=scheme, reference=[t.values for t in tensors])
+
+
+def _input_name(model, i: int) -> str:
+    return model.inputs[i].name.split(":")[0]
+
+
+def pack_weights(onnx_bytes: bytes, *, scheme: str, reference: list[np.ndarray]) -> bytes:
+    """Replace every initializer holding a quantized tensor by its packed form (module docstring).
+
+    An initializer is quantized when its values, as a multiset, equal one of ``reference``
+    (the stripped model's quantized weights; tf2onnx transposes and reorders gates but never
+    changes values). Every reference tensor must be found, else ``ValueError``.
+    """
+    proto = onnx.load_from_string(onnx_bytes)
+    graph = proto.graph
+    wanted = {}
+    for values in reference:
+        wanted.setdefault(values.size, []).append(np.sort(values.ravel()))
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    quantized = {name for name, arr in inits.items()
+                 if arr.dtype == np.float32 and any(np.array_equal(np.sort(arr.ravel()), s)
+                                                    for s in wanted.get(arr.size, []))}
+    sorted_inits = [np.sort(inits[name].ravel()) for name in quantized]
+    missing = [v.shape for v in reference
+               if not any(s.size == v.size and np.array_equal(s, np.sort(v.ravel())) for s in sorted_inits)]
+    if missing:
+        raise ValueError(f"quantized tensors of shapes {missing} are not initializers of the ONNX main "
+                         "graph (e.g. inside a Loop body); lowbit cannot pack this model for ONNX yet")
+    builder = _Builder(graph, scheme)
+    for node in list(graph.node):
+        if node.op_type == "Gather" and node.input[0] in quantized:
+            quantized.discard(node.input[0])
+            _gather_block_quantized(builder, node, inits[node.input[0]], scheme)
+        elif node.op_type == "LSTM" and node.input[1] in quantized and node.input[2] in quantized:
+            quantized -= {node.input[1], node.input[2]}
+            _dynamic_quantize_lstm(builder, node, inits, scheme)
+    for name in sorted(quantized):  # GRU, Dense, Conv, ...: unpacked at session creation
+        tensor = inits[name]
+        split = _split(tensor, scheme, name)
+        builder.drop_initializer(name)
+        builder.unpack(name, split, scheme, np.float32, scale=split.alpha, out_name=name)
+    if not any(o.domain == MS_DOMAIN for o in proto.opset_import):
+        proto.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+    proto.metadata_props.append(onnx.StringStringEntryProto(
+        key=TENSORS_METADATA_KEY, value=json.dumps(builder.stored)))
+    _topological_sort(graph)
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
+
+
+def _split(values: np.ndarray, scheme: str, name: str):
+    from deploy.weights import split
+
+    return split(values, scheme, name=name)
+
+
+class _Builder:
+    """Appends nodes and initializers to one graph under unique ``lowbit/`` names."""
+
+    def __init__(self, graph, scheme: str):
+        self.graph, self.scheme, self.count = graph, scheme, 0
+        self.stored: list[dict] = []  # one entry per packed tensor, for the manifest
+
+    def record(self, name: str, shape, bits: int, stored_bytes: int, scale: float, layout: str) -> None:
+        self.stored.append({"name": name, "shape": [int(d) for d in shape], "scheme": self.scheme,
+                            "bits": bits, "bytes": int(stored_bytes), "scale": float(scale), "layout": layout})
+
+    def name(self, base: str) -> str:
+        self.count += 1
+        return f"lowbit/{base}_{self.count}"
+
+    def const(self, base: str, array) -> str:
+        name = self.name(base)
+        self.graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, op: str, inputs, base: str, domain: str = "", **attributes) -> str:
+        out = self.name(base)
+        self.graph.node.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attributes))
+        return out
+
+    def drop_initializer(self, name: str) -> None:
+        index = next(k for k, init in enumerate(self.graph.initializer) if init.name == name)
+        del self.graph.initializer[index]
+
+    def unpack(self, base: str, split, scheme: str, dtype, *, scale, out_name: str) -> None:
+        """Packed initializer + constant subgraph producing ``codebook[level] × scale``."""
+        bits, book = packing.CODEBOOKS[scheme]
+        codes_shape = split.codes.shape
+        levels = packing.to_levels(split.codes, scheme)
+        per_byte = 8 // bits
+        packed_levels = packing.pack(levels, bits)
+        packed = self.const(f"{base}/packed{bits}", packed_levels.reshape(-1, 1))
+        self.record(base, codes_shape, bits, packed_levels.size, float(split.alpha),
+                    "unpacked to int8 at load" if dtype == np.int8 else "unpacked to float at load")
+        x = self.node("BitShift", [packed, self.const("shifts", np.arange(per_byte, dtype=np.uint8) * bits)],
+                      "shift", direction="RIGHT")
+        x = self.node("BitwiseAnd", [x, self.const("mask", np.array((1 << bits) - 1, np.uint8))], "mask")
+        x = self.node("Cast", [x], "index", to=TensorProto.INT32)
+        codebook = (np.nan_to_num(np.asarray(book, np.float64)) * float(scale)).astype(dtype)
+        x = self.node("Gather", [self.const("codebook", codebook), x], "lookup", axis=0)
+        x = self.node("Reshape", [x, self.const("flat", np.array([-1], np.int64))], "flat")
+        size = int(np.prod(codes_shape))
+        if size % per_byte:
+            x = self.node("Slice", [x, self.const("start", np.array([0], np.int64)),
+                                    self.const("end", np.array([size], np.int64))], "unpad")
+        self.graph.node.append(helper.make_node(
+            "Reshape", [x, self.const("shape", np.array(codes_shape, np.int64))], [out_name],
+            name=f"lowbit/{out_name}/reshape"))
+
+
+def _gather_block_quantized(b: _Builder, node, table: np.ndarray, scheme: str) -> None:
+    split = _split(table, scheme, node.input[0])
+    vocab, dim = table.shape
+    if dim % 8:
+        raise ValueError(f"embedding width {dim} must be a multiple of 8 for packed lookup")
+    alpha = split.alpha
+    b.drop_initializer(node.input[0])
+    if scheme == "bc":
+        # File: 1 bit per weight, widened at load to the 2-bit table q = 2·bit + 1 ∈ {1, 3}.
+        bits = (split.codes > 0).astype(np.uint8).reshape(vocab, dim // 8, 8)
+        # byte layout chosen so that the widening is 4 constant ops: bits 0..3 of the 8 go to
+        # odd bit positions 1,3,5,7, bits 4..7 to even positions 0,2,4,6.
+        byte = np.zeros((vocab, dim // 8), np.uint8)
+        for j in range(4):
+            byte |= (bits[..., j] << (2 * j + 1)) | (bits[..., 4 + j] << (2 * j))
+        packed = b.const(f"{node.input[0]}/packed1", byte)
+        b.record(node.input[0], table.shape, 1, byte.size + 4 * vocab, alpha,  # + the [V, 1] scales
+                 "widened to GatherBlockQuantized 2-bit at load")
+        odd, ones = b.const("odd", np.array(0xAA, np.uint8)), b.const("ones", np.array(0x55, np.uint8))
+        low = b.node("BitwiseOr", [b.node("BitwiseAnd", [packed, odd], "odd"), ones], "low")
+        shifted = b.node("BitShift", [packed, b.const("one", np.array(1, np.uint8))], "shl", direction="LEFT")
+        high = b.node("BitwiseOr", [b.node("BitwiseAnd", [shifted, odd], "odd"), ones], "high")
+        axis = b.const("axis", np.array([2], np.int64))
+        both = b.node("Concat", [b.node("Unsqueeze", [low, axis], "u"), b.node("Unsqueeze", [high, axis], "u")],
+                      "interleave", axis=2)
+        data = b.node("Reshape", [both, b.const("shape", np.array([vocab, dim // 4], np.int64))], "table2")
+    else:
+        q = (split.codes + 2).astype(np.uint8) if scheme == "tc" else packing.to_levels(split.codes, "qc")
+        packed_q = packing.pack(q, 2)
+        data = b.const(f"{node.input[0]}/packed2", packed_q.reshape(vocab, dim // 4))
+        b.record(node.input[0], table.shape, 2, packed_q.size + 4 * vocab, alpha,  # + the [V, 1] scales
+                 "GatherBlockQuantized 2-bit in RAM")
+    block = max(16, 1 << (dim - 1).bit_length())
+    scales = b.const("scales", np.full((vocab, 1), alpha, np.float32))
+    out = b.node("GatherBlockQuantized", [data, node.input[1], scales], "embedding", domain=MS_DOMAIN,
+                 bits=2, block_size=block, quantize_axis=1, gather_axis=0)
+    if scheme == "qc":
+        out = b.node("Add", [out, b.const("half", np.array(alpha / 2, np.float32))], "qc_shift")
+        out = b.node("Clip", [out, b.const("low", np.array(-alpha, np.float32)),
+                              b.const("high", np.array(alpha, np.float32))], "qc_clip")
+    b.graph.node.append(helper.make_node("Identity", [out], [node.output[0]], name=node.output[0] + "/out"))
+    b.graph.node.remove(node)
+
+
+def _dynamic_quantize_lstm(b: _Builder, node, inits: dict, scheme: str) -> None:
+    extra = []
+    for k in (1, 2):
+        name = node.input[k]
+        split = _split(inits[name], scheme, name)
+        b.drop_initializer(name)
+        transposed = type(split)(split.name, "", "", scheme, split.codes.transpose(0, 2, 1).copy(), split.alpha)
+        b.unpack(name, transposed, scheme, np.int8, scale=DQ_LSTM_LEVEL, out_name=name + "/int8")
+        node.input[k] = name + "/int8"
+        extra += [b.const("scale", np.array([split.alpha / np.float32(DQ_LSTM_LEVEL)], np.float32)),
+                  b.const("zero_point", np.zeros(1, np.int8))]
+    inputs = list(node.input) + [""] * (8 - len(node.input)) + extra
+    fused = helper.make_node("DynamicQuantizeLSTM", inputs, list(node.output), name=node.name + "/int8",
+                             domain=MS_DOMAIN)
+    fused.attribute.extend(a for a in node.attribute if a.name != "layout")
+    b.graph.node.remove(node)
+    b.graph.node.append(fused)
+
+
+def _topological_sort(graph) -> None:
+    known = {i.name for i in graph.initializer} | {i.name for i in graph.input} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in known for i in n.input):
+                ordered.append(n)
+                known.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            raise ValueError(f"graph has a cycle or a missing input at {[n.name for n in rest][:3]}")
+        pending = rest
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def _inputs_including_subgraphs(node) -> set[str]:
+    """The node's inputs plus every name its subgraphs (Loop/If bodies) read from outside."""
+    names = set(node.input)
+    for attribute in node.attribute:
+        for sub in list(attribute.g.node if attribute.HasField("g") else []) + [
+                n for g in attribute.graphs for n in g.node]:
+            names |= _inputs_including_subgraphs(sub)
+    return names
+
+
+def simplify(proto) -> None:
+    """Drop tf2onnx leftovers in place (outputs unchanged): ``Mul`` by an all-ones constant
+    (the dropout mask), all-zero initial states of LSTM/GRU, and unreferenced nodes."""
+    graph = proto.graph
+    inits = {i.name: i for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
+
+    def constant(name):
+        if name in inits:
+            return numpy_helper.to_array(inits[name])
+        n = producers.get(name)
+        if n is not None and n.op_type == "ConstantOfShape":
+            value = [a for a in n.attribute if a.name == "value"]
+            return numpy_helper.to_array(value[0].t) if value else np.zeros(1, np.float32)
+        if n is not None and n.op_type in ("Expand", "Unsqueeze", "Reshape", "Identity"):
+            return constant(n.input[0])  # value-preserving for a splat
+        return None
+
+    def splat(name, value) -> bool:
+        v = constant(name)
+        return v is not None and v.size > 0 and bool(np.all(v == value))
+
+    rename = {}
+    for n in list(graph.node):
+        if n.op_type == "Mul" and splat(n.input[1], 1.0) and n.input[0] not in inits:
+            rename[n.output[0]] = n.input[0]
+            graph.node.remove(n)
+        elif n.op_type in ("LSTM", "GRU"):
+            for k in (5, 6) if n.op_type == "LSTM" else (5,):
+                if len(n.input) > k and n.input[k] and splat(n.input[k], 0.0):
+                    n.input[k] = ""
+    for n in graph.node:
+        for i, x in enumerate(n.input):
+            while x in rename:
+                x = rename[x]
+            n.input[i] = x
+    for o in graph.output:
+        if o.name in rename:  # never rename a graph output away
+            raise ValueError(f"simplify: output {o.name} would be removed")
+    needed = {o.name for o in graph.output}
+    for n in reversed(list(graph.node)):
+        if any(o in needed for o in n.output):
+            needed.update(_inputs_including_subgraphs(n))
+        else:
+            graph.node.remove(n)
+    for init in list(graph.initializer):
+        if init.name not in needed:
+            graph.initializer.remove(init)
+
+
+def stored_tensors(onnx_bytes: bytes) -> list[dict]:
+    """The packed tensors recorded by :func:`pack_weights` (empty for a float model)."""
+    proto = onnx.load_from_string(onnx_bytes)
+    for entry in proto.metadata_props:
+        if entry.key == TENSORS_METADATA_KEY:
+            return json.loads(entry.value)
+    return []

@@ -1,0 +1,257 @@
+"""Stripped Keras model -> ``.tflite`` bytes for stock LiteRT with low-bit weights.
+
+``convert_keras_model(model, *, scheme, batch_size=1) -> bytes`` runs the TF converter on the
+stripped float model (fixed batch: LiteRT's LSTM needs static shapes; LSTM becomes the fused
+``UNIDIRECTIONAL_SEQUENCE_LSTM``, GRU a ``WHILE`` loop of ``FULLY_CONNECTED`` ops), then three
+pure ``bytes -> bytes`` passes:
+
+1. :func:`gather_to_embedding_lookup` — the converter's ``GATHER(table, ids[1, T])`` becomes
+   ``RESHAPE(ids -> [T])``, ``EMBEDDING_LOOKUP(ids, table)``, ``RESHAPE(-> [1, T, D])``, the op
+   that takes INT2/INT4 tables (it needs 1-D ids and the inputs the other way round).
+2. :func:`quantize_with_ai_edge_quantizer` — ai-edge-quantizer's *dequantized weight recovery*
+   (per tensor) writes the embedding and the output Dense in INT2 (BC, TC: codes {-1, 0, 1}, scale
+   α) or INT4 (QC: codes ±1, ±2, scale α/2). The embedding lookup dequantizes only the looked-up
+   rows (exact); the Dense gets an explicit ``DEQUANTIZE`` and computes in float (exact). The
+   ``FULLY_CONNECTED`` ops inside a GRU's ``WHILE`` body get int8 weights, hybrid (activations
+   quantized at run time): LiteRT's INT2/INT4 path there re-dequantizes on every step, 3x slower.
+3. :func:`quantize_lstm_gates` — ai-edge-quantizer has no LSTM support, so the 8 gate matrices of
+   every fused LSTM are rewritten to int8 here: codes q ∈ {-1, 0, 1} (scale = the tensor's
+   largest magnitude) or {±1, ±2} for QC (scale half of it), exact by construction (checked);
+   the LSTM runs in hybrid mode (the op rejects INT2/INT4).
+
+Every weight read back from the file (:func:`read_weights` in :mod:`deploy.tflite_reader`)
+equals the stripped Keras weight bit for bit. Callers must reset the interpreter's variable
+tensors before each sequence (``reset_all_variables()``; Java ``resetVariableTensors()``): the
+fused LSTM keeps its state in them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.tools import flatbuffer_utils
+
+from deploy import packing
+
+T = schema.TensorType
+OP = schema.BuiltinOperator
+LOW_BIT_WIDTH = {"bc": 2, "tc": 2, "qc": 4}  # INT2 holds {-1, 0, 1}; QC needs ±1, ±2 in INT4
+CODE_STEPS = {"bc": 1, "tc": 1, "qc": 2}  # scale = max|w| / steps, codes are small integers
+TYPE_OF_BITS = {8: T.INT8, 4: T.INT4, 2: T.INT2}
+BITS_OF_TYPE = {v: k for k, v in TYPE_OF_BITS.items()}
+LSTM_GATE_INPUTS = range(1, 9)  # input_to_{i,f,c,o}, recurrent_to_{i,f,c,o} weights
+
+
+def convert_keras_model(model, *, scheme: str, batch_size: int = 1) -> bytes:
+    """``.tflite`` bytes of a stripped ``scheme`` model (``fp``: plain float32)."""
+    from pipeline.keras2 import tf
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    specs = [tf.TensorSpec((batch_size,) + tuple(t.shape[1:]), t.dtype) for t in model.inputs]
+    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    concrete = function.get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    flat = bytes(converter.convert())
+    if scheme == "fp":
+        return flat
+    flat = gather_to_embedding_lookup(flat)
+    flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme)
+    return quantize_lstm_gates(flat, scheme=scheme)
+
+
+# --------------------------------------------------------------------------- flatbuffer access
+
+
+def read(flat: bytes):
+    """The flatbuffer as the mutable object API (``ModelT``)."""
+    return flatbuffer_utils.read_model_from_bytearray(bytearray(flat))
+
+
+def write(model) -> bytes:
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def opcode(model, op) -> int:
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def _opcode_index(model, builtin: int) -> int:
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _add_tensor(model, subgraph, name: str, shape, tensor_type, data: np.ndarray | None = None) -> int:
+    tensor, buffer = schema.TensorT(), schema.BufferT()
+    tensor.name, tensor.shape, tensor.type = name.encode(), list(shape), tensor_type
+    if data is not None:
+        buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+    model.buffers.append(buffer)
+    tensor.buffer = len(model.buffers) - 1
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
+def _reshape_op(model, subgraph, source: int, target: int, shape) -> object:
+    shape_tensor = _add_tensor(model, subgraph, subgraph.tensors[target].name.decode() + "/shape",
+                               [len(shape)], T.INT32, np.array(shape, np.int32))
+    op = schema.OperatorT()
+    op.opcodeIndex = _opcode_index(model, OP.RESHAPE)
+    op.inputs, op.outputs = [source, shape_tensor], [target]
+    op.builtinOptionsType = schema.BuiltinOptions.ReshapeOptions
+    op.builtinOptions = schema.ReshapeOptionsT()
+    op.builtinOptions.newShape = list(shape)
+    return op
+
+
+def constant(model, subgraph, index: int) -> np.ndarray | None:
+    """The float32 data of a constant tensor, or None if it has no data or another type."""
+    tensor = subgraph.tensors[index]
+    data = model.buffers[tensor.buffer].data
+    if data is None or tensor.type != T.FLOAT32:
+        return None
+    return np.frombuffer(bytes(data), np.float32).reshape(tensor.shape)
+
+
+# --------------------------------------------------------------------------- passes
+
+
+def gather_to_embedding_lookup(flat: bytes) -> bytes:
+    """Every ``GATHER`` from a constant table -> ``EMBEDDING_LOOKUP`` between two ``RESHAPE``s."""
+    model = read(flat)
+    lookup = _opcode_index(model, OP.EMBEDDING_LOOKUP)
+    for subgraph in model.subgraphs:
+        ops = []
+        for op in subgraph.operators:
+            if opcode(model, op) != OP.GATHER or constant(model, subgraph, op.inputs[0]) is None:
+                ops.append(op)  # GATHERs of activations (e.g. in GRU loop bodies) stay
+                continue
+            ids, out = op.inputs[1], op.outputs[0]
+            ids_shape, out_shape = list(subgraph.tensors[ids].shape), list(subgraph.tensors[out].shape)
+            n = int(np.prod(ids_shape))
+            flat_ids = _add_tensor(model, subgraph, subgraph.tensors[ids].name.decode() + "/flat", [n],
+                                   subgraph.tensors[ids].type)
+            flat_out = _add_tensor(model, subgraph, subgraph.tensors[out].name.decode() + "/flat",
+                                   [n] + out_shape[len(ids_shape):], T.FLOAT32)
+            op.opcodeIndex, op.inputs, op.outputs = lookup, [flat_ids, op.inputs[0]], [flat_out]
+            op.builtinOptionsType, op.builtinOptions = 0, None
+            ops += [_reshape_op(model, subgraph, ids, flat_ids, [n]), op,
+                    _reshape_op(model, subgraph, flat_out, out, out_shape)]
+        subgraph.operators = ops
+    return write(model)
+
+
+def _recipe_entry(operation: str, bits: int, *, hybrid: bool, regex: str = ".*") -> dict:
+    return {
+        "regex": regex, "operation": operation, "algorithm_key": "dequantized_weight_recovery",
+        "op_config": {
+            "weight_tensor_config": {"num_bits": bits, "symmetric": True, "granularity": "TENSORWISE",
+                                     "dtype": "INT"},
+            "compute_precision": "INTEGER" if hybrid else "FLOAT",
+            "explicit_dequantize": not hybrid,
+            # 2-bit weight-only is outside ai-edge-quantizer's default policy; exactness is
+            # checked on the result instead (read_weights vs the Keras weights, in the tests).
+            "skip_checks": True,
+        },
+    }
+
+
+def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str) -> bytes:
+    """Embedding lookups and main-graph Dense kernels to INT2/INT4; loop-body FCs to int8."""
+    from ai_edge_quantizer import quantizer
+
+    bits = LOW_BIT_WIDTH[scheme]
+    recipe = [_recipe_entry("EMBEDDING_LOOKUP", bits, hybrid=True)]
+    model = read(flat)
+    if len(model.subgraphs) > 1:  # WHILE bodies (GRU): int8 hybrid for every FC first ...
+        recipe.append(_recipe_entry("FULLY_CONNECTED", 8, hybrid=True))
+    for op in model.subgraphs[0].operators:  # ... then the main graph's Dense kernels low-bit
+        if opcode(model, op) == OP.FULLY_CONNECTED:
+            name = model.subgraphs[0].tensors[op.outputs[0]].name.decode()
+            recipe.append(_recipe_entry("FULLY_CONNECTED", bits, hybrid=False, regex=_exact(name)))
+    result = quantizer.Quantizer(bytearray(flat), recipe).quantize(enable_progress_report=False)
+    return bytes(result.quantized_model)
+
+
+def _exact(name: str) -> str:
+    """ai-edge-quantizer's scope of an op: its output tensor names, each followed by ';'."""
+    import re
+
+    return "^" + re.escape(name) + ";$"
+
+
+def quantize_lstm_gates(flat: bytes, *, scheme: str) -> bytes:
+    """The 8 gate matrices of every fused LSTM -> int8 codes with an exact per-tensor scale."""
+    model = read(flat)
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if opcode(model, op) == OP.UNIDIRECTIONAL_SEQUENCE_LSTM:
+                for k in LSTM_GATE_INPUTS:
+                    _to_int8_codes(model, subgraph, op.inputs[k], scheme)
+    return write(model)
+
+
+def _to_int8_codes(model, subgraph, index: int, scheme: str) -> None:
+    tensor = subgraph.tensors[index]
+    weights = constant(model, subgraph, index)
+    if weights is None:
+        raise ValueError(f"LSTM weight {tensor.name.decode()!r} is not a float constant")
+    largest = np.float32(np.max(np.abs(weights)))
+    step = np.float32(largest / np.float32(CODE_STEPS[scheme])) if largest > 0 else np.float32(1)
+    q = np.round(weights / step).astype(np.int8)
+    if not np.array_equal(q.astype(np.float32) * step, weights):
+        raise ValueError(f"LSTM weight {tensor.name.decode()!r} is not {scheme} codes × one scale")
+    model.buffers[tensor.buffer].data = q.view(np.uint8).ravel()
+    tensor.type = T.INT8
+    tensor.quantization = schema.QuantizationParametersT()
+    tensor.quantization.scale, tensor.quantization.zeroPoint = [float(step)], [0]
+    tensor.quantization.quantizedDimension = 0
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+def tensor_value(model, subgraph, index: int) -> tuple[np.ndarray, str, int]:
+    """(float value, stored type name, stored bytes) of a constant tensor; a ``DEQUANTIZE``
+    output is followed back to its quantized input. INT2/INT4 data is unpacked per
+    :mod:`deploy.packing` (signed two's complement levels)."""
+    for op in subgraph.operators:
+        if index in op.outputs and opcode(model, op) == OP.DEQUANTIZE:
+            index = op.inputs[0]
+    tensor = subgraph.tensors[index]
+    data = model.buffers[tensor.buffer].data
+    if data is None:
+        raise ValueError(f"tensor {tensor.name.decode()!r} has no data")
+    type_name = {v: k for k, v in vars(T).items() if not k.startswith("_")}[tensor.type]
+    raw = np.asarray(data, np.uint8)
+    shape = tuple(tensor.shape)
+    if tensor.type == T.FLOAT32:
+        return np.frombuffer(raw.tobytes(), np.float32).reshape(shape), type_name, raw.size
+    bits = BITS_OF_TYPE[tensor.type]
+    if bits == 8:
+        q = raw.view(np.int8).astype(np.int32).reshape(shape)
+    else:
+        levels = packing.unpack(raw, bits, shape).astype(np.int32)
+        q = np.where(levels >= 1 << (bits - 1), levels - (1 << bits), levels)
+    scale = np.float32(tensor.quantization.scale[0])
+    return (q.astype(np.float32) * scale).astype(np.float32), type_name, raw.size
+
+
+def stored_tensors(flat: bytes, *, scheme: str) -> list[dict]:
+    """Every low-bit or int8 constant in the file: name, shape, bits, bytes, scale (manifest)."""
+    model = read(flat)
+    found = []
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            data = model.buffers[tensor.buffer].data
+            if tensor.type in BITS_OF_TYPE and data is not None and len(data):
+                found.append({"name": tensor.name.decode(), "shape": [int(d) for d in tensor.shape],
+                              "scheme": scheme, "bits": BITS_OF_TYPE[tensor.type], "bytes": int(len(data)),
+                              "scale": float(tensor.quantization.scale[0])})
+    return found
