@@ -18,8 +18,9 @@ GRU stay the native ONNX ops), :func:`simplify` (drops tf2onnx leftovers), then
   constant unpack subgraph ``BitShift -> BitwiseAnd -> Gather(codebook × α) -> Reshape``, folded
   by ORT at session creation into the exact float tensor.
 
-Packed initializers follow :mod:`deploy.packing` (C order, LSB first, zero padding) and their names
-end in ``/packed<bits>``, so a reader can find and check them. Why this mix (measured on the IMDB
+Packed initializers follow :mod:`deploy.packing` (C order, LSB first, zero padding) and are named
+``lowbit/<original initializer>/packed<bits>_<n>``; the model's metadata entry
+``lowbit.quantized_tensors`` lists every packed tensor (:func:`stored_tensors`). Why this mix (measured on the IMDB
 LSTM, see README): DequantizeLinear(int2) is fused by ORT 1.32 into MatMulNBits, which computes
 wrong results for N % 4 != 0 (the Dense(1) head); DequantizeLinear feeding Gather/LSTM re-runs on
 every call; GatherBlockQuantized keeps the embedding packed in RAM for ~20 µs per lookup.
@@ -119,9 +120,12 @@ class _Builder:
         self.graph, self.scheme, self.count = graph, scheme, 0
         self.stored: list[dict] = []  # one entry per packed tensor, for the manifest
 
-    def record(self, name: str, shape, bits: int, stored_bytes: int, scale: float, layout: str) -> None:
+    def record(self, name: str, shape, bits: int, stored_bytes: int, scale: float, layout: str,
+               read_from: str) -> None:
+        """``read_from``: the graph value that holds the unpacked tensor (see :func:`read_weights`)."""
         self.stored.append({"name": name, "shape": [int(d) for d in shape], "scheme": self.scheme,
-                            "bits": bits, "bytes": int(stored_bytes), "scale": float(scale), "layout": layout})
+                            "bits": bits, "bytes": int(stored_bytes), "scale": float(scale), "layout": layout,
+                            "read_from": read_from})
 
     def name(self, base: str) -> str:
         self.count += 1
@@ -150,7 +154,7 @@ class _Builder:
         packed_levels = packing.pack(levels, bits)
         packed = self.const(f"{base}/packed{bits}", packed_levels.reshape(-1, 1))
         self.record(base, codes_shape, bits, packed_levels.size, float(split.alpha),
-                    "unpacked to int8 at load" if dtype == np.int8 else "unpacked to float at load")
+                    "unpacked to int8 at load" if dtype == np.int8 else "unpacked to float at load", out_name)
         x = self.node("BitShift", [packed, self.const("shifts", np.arange(per_byte, dtype=np.uint8) * bits)],
                       "shift", direction="RIGHT")
         x = self.node("BitwiseAnd", [x, self.const("mask", np.array((1 << bits) - 1, np.uint8))], "mask")
@@ -184,7 +188,7 @@ def _gather_block_quantized(b: _Builder, node, table: np.ndarray, scheme: str) -
             byte |= (bits[..., j] << (2 * j + 1)) | (bits[..., 4 + j] << (2 * j))
         packed = b.const(f"{node.input[0]}/packed1", byte)
         b.record(node.input[0], table.shape, 1, byte.size + 4 * vocab, alpha,  # + the [V, 1] scales
-                 "widened to GatherBlockQuantized 2-bit at load")
+                 "widened to GatherBlockQuantized 2-bit at load", node.output[0])
         odd, ones = b.const("odd", np.array(0xAA, np.uint8)), b.const("ones", np.array(0x55, np.uint8))
         low = b.node("BitwiseOr", [b.node("BitwiseAnd", [packed, odd], "odd"), ones], "low")
         shifted = b.node("BitShift", [packed, b.const("one", np.array(1, np.uint8))], "shl", direction="LEFT")
@@ -198,7 +202,7 @@ def _gather_block_quantized(b: _Builder, node, table: np.ndarray, scheme: str) -
         packed_q = packing.pack(q, 2)
         data = b.const(f"{node.input[0]}/packed2", packed_q.reshape(vocab, dim // 4))
         b.record(node.input[0], table.shape, 2, packed_q.size + 4 * vocab, alpha,  # + the [V, 1] scales
-                 "GatherBlockQuantized 2-bit in RAM")
+                 "GatherBlockQuantized 2-bit in RAM", node.output[0])
     block = max(16, 1 << (dim - 1).bit_length())
     scales = b.const("scales", np.full((vocab, 1), alpha, np.float32))
     out = b.node("GatherBlockQuantized", [data, node.input[1], scales], "embedding", domain=MS_DOMAIN,
@@ -315,3 +319,33 @@ def stored_tensors(onnx_bytes: bytes) -> list[dict]:
         if entry.key == TENSORS_METADATA_KEY:
             return json.loads(entry.value)
     return []
+
+
+def read_weights(onnx_bytes: bytes) -> dict[str, np.ndarray]:
+    """Every packed tensor decoded by the file's own graph in onnxruntime: ``{name: float32}``.
+
+    Unpack subgraphs are read at their outputs (int8 ones times α/64); an embedding behind
+    GatherBlockQuantized is read by looking up every id, row ``i`` being id ``i``.
+    """
+    import onnxruntime as ort
+
+    proto = onnx.load_from_string(onnx_bytes)
+    entries = stored_tensors(onnx_bytes)
+    graph_input = proto.graph.input[0]
+    steps = graph_input.type.tensor_type.shape.dim[1].dim_value
+    values = {}
+    for e in entries:
+        proto.graph.output.append(helper.make_empty_tensor_value_info(e["read_from"]))
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    lookups = [e for e in entries if e["layout"].startswith(("GatherBlockQuantized", "widened"))]
+    vocab = lookups[0]["shape"][0] if lookups else 1
+    ids = np.arange(-(-vocab // steps) * steps, dtype=np.int32) % vocab
+    outputs = session.run([e["read_from"] for e in entries], {graph_input.name: ids.reshape(-1, steps)})
+    for e, out in zip(entries, outputs):
+        if e in lookups:
+            values[e["name"]] = out.reshape(-1, e["shape"][1])[:vocab].astype(np.float32)
+        elif out.dtype == np.int8:
+            values[e["name"]] = (out.astype(np.float32) * np.float32(e["scale"] / DQ_LSTM_LEVEL)).astype(np.float32)
+        else:
+            values[e["name"]] = out.astype(np.float32)
+    return values

@@ -80,6 +80,4 @@ def split(weight: np.ndarray, scheme: str, *, name: str, layer: str = "", attrib
             f"{name} is not a {scheme} tensor (codes {allowed.tolist()} × one α): e.g. {example}; "
             "was the model trained with this scheme and stripped with pipeline.strip?"
         )
-    if scheme == "bc" and alpha == 0:
-        raise ValueError(f"{name} is all zeros, which BC cannot represent")
     return QuantizedTensor(name, layer, attribute, scheme, codes, alpha)

@@ -22,3 +22,28 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared data not found at {SHARED_DATA}; CI clones the project next to it")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def imdb_models(shared_data):
+    """Small real IMDB models for export tests: per architecture one float model trained for two
+    epochs on 2,000 reviews (vocabulary 2,000), and from it the stripped BC/TC/QC twins
+    (``strip(quantize_model(float))``); plus 500 real test sequences. ``{(arch, scheme): model}``
+    and ``x``."""
+    import numpy as np
+
+    from models import imdb
+    from pipeline import datasets, qat
+    from pipeline.keras2 import keras
+
+    splits = datasets.imdb_splits(shared_data, limit=2000, seed=0, vocab_size=2000)
+    models = {}
+    for arch in ("lstm", "gru"):
+        keras.utils.set_random_seed(7)
+        float_model = imdb.build(arch, vocab_size=2000)
+        float_model.compile("adam", "binary_crossentropy")
+        float_model.fit(splits.x_train, splits.y_train, batch_size=64, epochs=2, verbose=0)
+        models[(arch, "fp")] = float_model
+        for scheme in ("bc", "tc", "qc"):
+            models[(arch, scheme)] = qat.strip(qat.quantize_model(float_model, scheme))
+    return {"models": models, "x": np.ascontiguousarray(splits.x_test[:500]).astype(np.int32)}
