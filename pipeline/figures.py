@@ -43,8 +43,9 @@ def training_curves(histories: dict[str, list[dict]], metric: str, title: str, p
         left.plot(epochs, [h["loss"] for h in history], color=color, label=LABELS.get(key, key))
         right.plot(epochs, [h[f"val_{metric}"] for h in history], color=color, label=LABELS.get(key, key))
         right.plot(epochs, [h[metric] for h in history], color=color, linestyle="--", alpha=0.5)
-    left.set(xlabel="epoch", ylabel="training loss", title=f"{title}: loss")
-    right.set(xlabel="epoch", ylabel=metric, title=f"{title}: {metric} (validation solid, training dashed)")
+    fig.suptitle(title)
+    left.set(xlabel="epoch", ylabel="training loss", title="training loss")
+    right.set(xlabel="epoch", ylabel=metric, title=f"{metric}: validation solid, training dashed")
     left.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)
