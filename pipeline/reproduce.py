@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +32,6 @@ import numpy as np
 
 BASE_VARIANTS = (("fp", "normal"), ("bc", "normal"), ("tc", "normal"), ("qc", "normal"))
 UNIFORM_VARIANTS = (("tc", "uniform"), ("qc", "uniform"))
-# Keys of config.json that decide whether a finished run can be reused.
-_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
-             "patience", "limit", "seed")
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,7 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
             valid = ", ".join(experiment.other_tasks + experiment.tasks) or "none"
             raise ValueError(f"--task {task!r} does not fit experiment {name}; valid choices: {valid}")
         experiment = replace(experiment, tasks=(task,), runs=tuple((task, s, d) for _, s, d in experiment.runs))
-    from pipeline.training import TrainConfig
+    from pipeline.training import TrainConfig, train_or_reuse
 
     experiment = replace(experiment, epochs=epochs or experiment.epochs,
                          limit=limit if limit is not None else experiment.limit)
@@ -126,41 +122,13 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
         config.validate()
     summaries = {}
     for i, config in enumerate(configs, 1):
-        summaries[config.out] = _train_or_reuse(config, f"[{i}/{len(configs)}]", progress)
+        summaries[config.out] = train_or_reuse(config, label=f"[{i}/{len(configs)}]", progress=progress)
     results = _results(experiment, configs, summaries, seed)
     results["figures"] = _draw(experiment, configs, summaries, Path(docs_dir) / "results", data_dir)
     out = Path(docs_dir) / "results" / f"{name}.json"
     _write(out, json.dumps(results, indent=2) + "\n")
     _write(Path(docs_dir) / "results.md", render_markdown(Path(docs_dir) / "results"))
     return results
-
-
-def _train_or_reuse(config, prefix: str, progress: bool) -> dict:
-    from pipeline.training import train
-
-    run_dir = Path(config.out)
-    label = f"{prefix} {run_dir.name}"
-    wanted = {k: v for k, v in asdict(config).items() if k in _SETTINGS}
-    saved = _read_json(run_dir / "config.json")
-    if saved is not None and {k: saved.get(k) for k in _SETTINGS} != wanted:
-        raise FileExistsError(
-            f"{run_dir} holds a run with other settings; remove it or choose another --runs folder"
-        )
-    summary = _read_json(run_dir / "run.json")
-    if summary is not None:
-        from models import get_task
-        from pipeline.training import architecture_digest
-
-        if summary.get("architecture_sha256") != architecture_digest(get_task(config.task).build()):
-            raise FileExistsError(
-                f"{run_dir} was trained with another definition of the {config.task} model; "
-                "remove it or choose another --runs folder"
-            )
-        print(f"{label}: finished earlier, reused", file=sys.stderr)
-        return summary
-    resume = (run_dir / "state.json").is_file() and (run_dir / "checkpoint.h5").is_file()
-    print(f"{label}: {'resuming' if resume else 'training'}", file=sys.stderr, flush=True)
-    return train(config, resume=resume, force=not resume, progress=progress)
 
 
 def _read_json(path: Path):

@@ -48,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     data_dir: str | None = None
     strategy: str = "default"
+    init_from: str | None = None  # a finished fp run of the same task: QAT starts from its weights
 
     def validate(self) -> None:
         models.get_task(self.task)
@@ -63,6 +64,8 @@ class TrainConfig:
             raise ValueError(f"limit must be at least 20 examples, got {self.limit}")
         if self.data_dir is not None and not Path(self.data_dir).exists():
             raise ValueError(f"data directory {self.data_dir} does not exist")
+        if self.init_from is not None:
+            _check_init_source(Path(self.init_from), self)
 
 
 def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
@@ -70,17 +73,21 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     """Train (or resume) the run described by ``config``; returns the ``run.json`` summary."""
     config.validate()
     run_dir = Path(config.out)
-    state = _prepare_run_dir(run_dir, config, resume=resume, force=force)
+    _check_run_dir(run_dir, config, resume=resume, force=force)
     task = models.get_task(config.task)
-    keras.utils.set_random_seed(config.seed + (state["epochs_completed"] if state else 0))
     splits = task.load_data(config.data_dir, limit=config.limit, seed=config.seed)
+    if config.init_from is not None:
+        _check_same_artifacts(Path(config.init_from), splits.artifacts)
+    state = _prepare_run_dir(run_dir, config, resume=resume)
+    keras.utils.set_random_seed(config.seed + (state["epochs_completed"] if state else 0))
 
     with distribution_strategy(config.strategy).scope():
         if state:
             with qat.quantize_scope():
                 model = keras.models.load_model(run_dir / "checkpoint.h5")
         else:
-            model = qat.quantize_model(task.build(), config.scheme,
+            start = _initial_model(task, config)
+            model = qat.quantize_model(start, config.scheme,
                                        distribution=config.distribution, scale=config.scale)
             model.compile(keras.optimizers.Adam(config.learning_rate), task.loss, metrics=[task.metric])
 
@@ -104,6 +111,98 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
             "try a lower --learning-rate or scale='tensor'"
         )
     return _finish(run_dir, config, task, splits, state)
+
+
+def _initial_model(task, config: TrainConfig):
+    """The float model QAT starts from: freshly initialised, or ``init_from``'s trained weights."""
+    model = task.build()
+    if config.init_from is not None:
+        source = keras.models.load_model(Path(config.init_from) / "model.h5", compile=False, safe_mode=True)
+        model.set_weights(source.get_weights())
+    return model
+
+
+def _check_init_source(source: Path, config: TrainConfig) -> None:
+    """``init_from`` must be a finished float run of the same task and model definition."""
+    summary_path = source / "run.json"
+    if not summary_path.is_file() or not (source / "model.h5").is_file():
+        raise ValueError(f"--init-from: {source} is not a finished run (no run.json / model.h5)")
+    summary = json.loads(summary_path.read_text())
+    if summary.get("scheme") != "fp":
+        raise ValueError(f"--init-from: {source} is a {summary.get('scheme')} run; start from an fp run")
+    if summary.get("task") != config.task:
+        raise ValueError(f"--init-from: {source} is a {summary.get('task')} run, not {config.task}")
+    if summary.get("architecture_sha256") != architecture_digest(models.get_task(config.task).build()):
+        raise ValueError(f"--init-from: {source} was trained with another definition of the {config.task} model")
+
+
+def _check_same_artifacts(source: Path, artifacts: dict) -> None:
+    """The source run must have seen the same data: its task artifacts (e.g. ``vocab.txt``, the
+    word ids) must equal the ones this run writes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, write in artifacts.items():
+            write(Path(scratch) / name)
+            theirs = source / name
+            if not theirs.is_file() or theirs.read_bytes() != (Path(scratch) / name).read_bytes():
+                raise ValueError(f"--init-from: {theirs} is missing or differs from this run's {name}; "
+                                 "the source run was trained on other data (--limit/--seed/--data-dir)")
+
+
+# Keys of config.json that decide whether a finished run can be reused.
+REUSE_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
+                  "patience", "limit", "seed", "init_from")
+
+
+def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool = False,
+                   progress: bool = True) -> dict:
+    """The summary of the run ``config`` describes: reused when ``config.out`` holds it finished
+    (same settings, same model definition, same ``init_from`` weights), resumed when it holds it
+    interrupted, trained otherwise.
+
+    A run directory holding a different or outdated run raises ``FileExistsError``, or, with
+    ``replace_stale``, is retrained from scratch.
+    """
+    run_dir = Path(config.out)
+    label = f"{label} {run_dir.name}".strip()
+    saved = _read_json(run_dir / "config.json")
+    summary = _read_json(run_dir / "run.json")
+    stale = None
+    if saved is not None and {k: saved.get(k) for k in REUSE_SETTINGS} != {
+            k: v for k, v in asdict(config).items() if k in REUSE_SETTINGS}:
+        stale = "holds a run with other settings"
+    elif summary is not None and summary.get("architecture_sha256") != architecture_digest(
+            models.get_task(config.task).build()):
+        stale = f"was trained with another definition of the {config.task} model"
+    elif summary is not None and config.init_from is not None and summary.get("init_from_sha256") != _sha256(
+            Path(config.init_from) / "model.h5"):
+        stale = f"started from other weights than {config.init_from}'s current model.h5"
+    if stale and not replace_stale:
+        raise FileExistsError(f"{run_dir} {stale}; remove it or choose another folder")
+    if stale:
+        print(f"{label}: {stale}, training it again", file=sys.stderr, flush=True)
+        return train(config, force=True, progress=progress)
+    if summary is not None:
+        print(f"{label}: finished earlier, reused", file=sys.stderr)
+        return summary
+    resume = (run_dir / "state.json").is_file() and (run_dir / "checkpoint.h5").is_file()
+    print(f"{label}: {'resuming' if resume else 'training'}", file=sys.stderr, flush=True)
+    return train(config, resume=resume, force=not resume, progress=progress)
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def distribution_strategy(name: str):
@@ -161,6 +260,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
         f"test_{task.metric}": float(test_value),
         "test_loss": float(test_loss),
         "architecture_sha256": architecture_digest(task.build()),
+        **({"init_from_sha256": _sha256(Path(config.init_from) / "model.h5")} if config.init_from else {}),
         **task.test_measures(stripped, splits),
         "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
     }
@@ -168,22 +268,26 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
     return summary
 
 
-def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: bool) -> dict | None:
-    """The saved state to resume from, or None for a fresh run; refuses to overwrite silently."""
-    state_file = run_dir / "state.json"
+def _check_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: bool) -> None:
+    """Refuse, before any work, to resume what cannot be resumed or to overwrite silently."""
     if resume:
-        if not state_file.is_file() or not (run_dir / "checkpoint.h5").is_file():
+        if not (run_dir / "state.json").is_file() or not (run_dir / "checkpoint.h5").is_file():
             raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
         saved = json.loads((run_dir / "config.json").read_text())
         if {k: v for k, v in saved.items() if k != "epochs"} != {
             k: v for k, v in asdict(config).items() if k != "epochs"
         }:
             raise ValueError(f"--resume: {run_dir}/config.json differs from the options given")
+    elif run_dir.exists() and any(run_dir.iterdir()) and not force:
+        raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue or --force to replace it")
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool) -> dict | None:
+    """The saved state to resume from, or None for a fresh run (the directory emptied)."""
+    if resume:
         _write_json(run_dir / "config.json", asdict(config))
-        return json.loads(state_file.read_text())
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not force:
-            raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue or --force to replace it")
+        return json.loads((run_dir / "state.json").read_text())
+    if run_dir.exists():
         for child in run_dir.iterdir():
             if child.is_file():
                 child.unlink()

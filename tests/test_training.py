@@ -148,3 +148,43 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_history(tmp_path, monke
     run = tmp_path / "run"
     assert not (run / "run.json").exists()  # no result is reported for a diverged run
     assert not (run / "state.json").exists()  # and no completed epoch is claimed
+
+
+def test_init_from_starts_qat_at_the_float_runs_weights(tmp_path, shared_data):
+    fp = train(config(tmp_path, shared_data, scheme="fp", epochs=1, out=str(tmp_path / "fp")), progress=False)
+    source = keras.models.load_model(tmp_path / "fp" / "model.h5")
+    captured = {}
+
+    from pipeline import qat as qat_module
+
+    real = qat_module.quantize_model
+
+    def spy(model, *args, **kwargs):
+        captured["weights"] = [w.copy() for w in model.get_weights()]
+        return real(model, *args, **kwargs)
+
+    import pipeline.training as training_module
+
+    training_module.qat.quantize_model = spy
+    try:
+        summary = train(config(tmp_path, shared_data, scheme="qc", epochs=1, out=str(tmp_path / "qc"),
+                               init_from=str(tmp_path / "fp")), progress=False)
+    finally:
+        training_module.qat.quantize_model = real
+    assert all(np.array_equal(a, b) for a, b in zip(captured["weights"], source.get_weights()))
+    import hashlib
+
+    assert summary["init_from_sha256"] == hashlib.sha256((tmp_path / "fp" / "model.h5").read_bytes()).hexdigest()
+    assert fp["scheme"] == "fp"
+
+
+def test_init_from_refuses_what_does_not_fit(tmp_path, shared_data):
+    train(config(tmp_path, shared_data, scheme="tc", epochs=1, out=str(tmp_path / "tc")), progress=False)
+    with pytest.raises(ValueError, match="is a tc run; start from an fp run"):
+        train(config(tmp_path, shared_data, init_from=str(tmp_path / "tc")), progress=False)
+    with pytest.raises(ValueError, match="is not a finished run"):
+        train(config(tmp_path, shared_data, init_from=str(tmp_path / "nothing")), progress=False)
+    train(config(tmp_path, shared_data, scheme="fp", epochs=1, out=str(tmp_path / "fp")), progress=False)
+    with pytest.raises(ValueError, match="trained on other data"):  # another sample -> other vocabulary
+        train(config(tmp_path, shared_data, limit=250, init_from=str(tmp_path / "fp")), progress=False)
+    assert not (tmp_path / "run").exists()
