@@ -2,7 +2,9 @@
 
 The rules are deliberately ASCII-only so that the Java port is exact (no Unicode case tables):
 
-1. HTML line breaks ``<br>``, ``<br/>``, ``<br />`` (any case, any spaces before ``/``) become a space.
+1. HTML line breaks ``<br>``, ``<br/>``, ``<br />`` become a space: ``<``, ``b``/``B``,
+   ``r``/``R``, any run of ASCII whitespace (space, TAB, LF, VT, FF, CR), an optional ``/``,
+   any run of ASCII whitespace, ``>``.
 2. ASCII ``A``-``Z`` are lower-cased; every other character is kept as it is.
 3. A token is a maximal run of ``a``-``z``, ``0``-``9`` and ``'``; every other character
    (punctuation, whitespace, any non-ASCII character) separates tokens.
@@ -24,7 +26,7 @@ import numpy as np
 
 PAD, START, OOV = 0, 1, 2
 RESERVED = ("<pad>", "<start>", "<oov>")
-_BREAK = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)
+_BREAK = re.compile(r"<[bB][rR][ \t\n\v\f\r]*/?[ \t\n\v\f\r]*>")  # ASCII only, like the Java port
 _TOKEN = re.compile(r"[a-z0-9']+")
 _UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
