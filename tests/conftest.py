@@ -47,3 +47,22 @@ def imdb_models(shared_data):
         for scheme in ("bc", "tc", "qc"):
             models[(arch, scheme)] = qat.strip(qat.quantize_model(float_model, scheme))
     return {"models": models, "x": np.ascontiguousarray(splits.x_test[:500]).astype(np.int32)}
+
+
+@pytest.fixture(scope="session")
+def converted_runs(tmp_path_factory, shared_data):
+    """Two small real IMDB LSTM runs, ``fp`` and ``tc`` fine-tuned from it (300 reviews, one epoch
+    each), exported by ``lowbit convert``: ``{"fp": run_dir, "tc": run_dir}``. Tests must not
+    modify them (copy a run first)."""
+    from deploy.convert import convert_run
+    from pipeline.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("converted")
+    common = dict(task="imdb-lstm", epochs=1, limit=300, data_dir=str(shared_data), batch_size=32)
+    train(TrainConfig(scheme="fp", out=str(root / "imdb-lstm-fp"), **common), progress=False)
+    train(TrainConfig(scheme="tc", out=str(root / "imdb-lstm-tc"), init_from=str(root / "imdb-lstm-fp"),
+                      learning_rate=3e-4, **common), progress=False)
+    runs = {"fp": root / "imdb-lstm-fp", "tc": root / "imdb-lstm-tc"}
+    for run in runs.values():
+        convert_run(run)
+    return runs

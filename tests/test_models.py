@@ -6,7 +6,6 @@ import pytest
 import models
 from models import frames, summation as summation_model
 from pipeline import qat, summation
-from pipeline.keras2 import keras
 
 
 def test_registry_has_every_task_of_the_paper():

@@ -6,7 +6,6 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from deploy import tflite_export as te
-from deploy.weights import quantized_tensors
 
 OP_NAMES = {v: k for k, v in vars(te.OP).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(te.T).items() if not k.startswith("_")}

@@ -1,0 +1,233 @@
+"""``lowbit evaluate RUN_DIR [RUN_DIR ...]``: every deployed artifact against the float baseline.
+
+For every artifact listed in each run's ``manifest.json`` (``model.tflite`` run by LiteRT,
+``model.onnx`` by ONNX Runtime), measured in this process:
+
+* **quality** on the task's test split through the artifact itself (:mod:`deploy.testsets`),
+  next to the run's Keras model on the same inputs, and the agreement of their decisions;
+* **latency** at batch 1 of one sample input (:mod:`deploy.latency`): all artifacts of a format
+  interleaved in one measurement, warm-up first, at 1 thread and at all threads;
+* **load time**: creating the interpreter / session from the file's bytes (median of several,
+  interleaved);
+* **peak resident memory** of a fresh process running only that artifact (:mod:`deploy.memory`);
+* **size** and **bits per quantized weight** from the manifest;
+
+and every figure as a ratio to the baseline run's artifact of the same format. The report
+(:mod:`deploy.report`): ``report.json``, ``report.md`` and PNG plots in ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from deploy import artifacts as artifacts_mod
+from deploy import latency, memory, runtimes, testsets
+from deploy.convert import MANIFEST
+
+SAMPLES = 16  # latency inputs cycle through this many real test examples
+
+
+@dataclass
+class Measured:
+    """One artifact and what was measured of it."""
+
+    run_dir: Path
+    scheme: str
+    artifact: artifacts_mod.Artifact
+    entry: dict = field(default_factory=dict)  # the report.json object
+
+    @property
+    def key(self) -> str:
+        return f"{self.scheme}/{self.artifact.format}"
+
+
+def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: int | None = None,
+             runs: int = 500, warmup: int = 30, loads: int = 5, memory_probe: bool = True,
+             progress: bool = True) -> dict:
+    """Measure every artifact of ``run_dirs``, write the report into ``out_dir``, return it."""
+    if runs < 1 or loads < 1 or warmup < 0:
+        raise ValueError(f"runs and loads must be positive and warmup >= 0, got {runs}, {loads}, {warmup}")
+    runs_info = [_read_run(Path(r)) for r in run_dirs]
+    if not runs_info:
+        raise ValueError("no run directories given")
+    tasks = sorted({info["task"] for info in runs_info})
+    if len(tasks) > 1:
+        raise ValueError(f"the runs belong to different tasks ({', '.join(tasks)}); evaluate one task at a time")
+    schemes = [info["scheme"] for info in runs_info]
+    if schemes.count(baseline) != 1:
+        raise ValueError(f"--baseline {baseline}: need exactly one {baseline} run among the run "
+                         f"directories, found {schemes.count(baseline)} (schemes: {', '.join(schemes)})")
+    measured = [Measured(info["dir"], info["scheme"], a) for info in runs_info for a in info["artifacts"]]
+    formats = sorted({m.artifact.format for m in measured})
+    base = {m.artifact.format: m for m in measured if m.scheme == baseline}
+    missing = [f for f in formats if f not in base]
+    if missing:
+        raise ValueError(f"the {baseline} run has no {' or '.join(missing)} artifact to compare with; "
+                         f"run lowbit convert on it")
+    all_threads = runtimes.all_threads()
+    thread_counts = sorted({1, all_threads})
+
+    test_sets = {}
+    for m in measured:
+        seq_len = _sequence_length(m.artifact)
+        key = (m.run_dir, seq_len)
+        if key not in test_sets:
+            test_sets[key] = testsets.load(m.run_dir, data_dir=data_dir, limit=limit, seq_len=seq_len)
+        m.entry["_test"] = key
+    _measure_quality(measured, test_sets, thread_counts[-1], progress)
+    for fmt in formats:
+        group = [m for m in measured if m.artifact.format == fmt]
+        _measure_latency(group, test_sets, thread_counts, runs=runs, warmup=warmup, progress=progress)
+        _measure_load_time(group, loads)
+    if memory_probe:
+        for m in tqdm(measured, desc="peak memory", disable=None if progress else True, leave=False):
+            sample = test_sets[m.entry["_test"]].sample_input()
+            probe = memory.measure(m.artifact.path, sample, threads=1)
+            m.entry.update(peak_rss_mb=probe["peak_rss_mb"], model_rss_mb=probe["model_rss_mb"])
+
+    first = test_sets[measured[0].entry["_test"]]
+    for m in measured:
+        del m.entry["_test"]
+        _add_ratios(m, base[m.artifact.format], thread_counts)
+    report = {
+        "task": tasks[0], "baseline": baseline, "metric": first.metric,
+        "higher_is_better": first.higher_is_better, "test_examples": len(first), "limit": limit,
+        "settings": {"runs": runs, "warmup": warmup, "loads": loads, "threads": thread_counts,
+                     "batch_size": 1, "latency_inputs": SAMPLES},
+        "machine": _machine(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "artifacts": [m.entry for m in measured],
+    }
+    from deploy import report as report_mod
+
+    report["checks"] = report_mod.checks(report)
+    report_mod.write(report, Path(out_dir))
+    return report
+
+
+def _read_run(run_dir: Path) -> dict:
+    config_path, manifest_path = run_dir / "config.json", run_dir / MANIFEST
+    if not config_path.is_file():
+        raise ValueError(f"{run_dir} is not a run directory (no config.json)")
+    if not manifest_path.is_file():
+        raise ValueError(f"{run_dir} has no {MANIFEST}; export it first: lowbit convert {run_dir}")
+    config = json.loads(config_path.read_text())
+    manifest = json.loads(manifest_path.read_text())
+    names = sorted(manifest.get("artifacts", {}))
+    if not names:
+        raise ValueError(f"{manifest_path} lists no artifacts; run lowbit convert {run_dir}")
+    found = [artifacts_mod.open_artifact(run_dir / name) for name in names]
+    return {"dir": run_dir, "task": config["task"], "scheme": config["scheme"], "artifacts": found}
+
+
+def _sequence_length(artifact) -> int | None:
+    """The time dimension of an IMDB artifact's input (None when dynamic or not IMDB)."""
+    if not (artifact.task or "").startswith("imdb-"):
+        return None
+    runner = runtimes.load(artifact, threads=1)
+    return runner.input_shape[1]
+
+
+def _measure_quality(measured, test_sets, threads: int, progress: bool) -> None:
+    from pipeline.keras2 import keras
+
+    keras_outputs = {}
+    for m in measured:
+        test = test_sets[m.entry["_test"]]
+        if m.entry["_test"] not in keras_outputs:
+            model = keras.models.load_model(m.run_dir / "model.h5", compile=False, safe_mode=True)
+            keras_outputs[m.entry["_test"]] = test.outputs(lambda x: model.predict(x, batch_size=256, verbose=0))
+        runner = runtimes.load(m.artifact, threads=threads)
+        steps = len(test) * (1 if test.family != "frames" else test.x.shape[1] - _seen())
+        with tqdm(total=steps, desc=f"{m.key} on {len(test):,} test examples", unit="ex",
+                  disable=None if progress else True, leave=False) as bar:
+            outputs = test.outputs(lambda x: runner.predict(x, progress=bar.update))
+        reference = keras_outputs[m.entry["_test"]]
+        m.entry.update({
+            "scheme": m.scheme, "format": m.artifact.format, "path": str(m.artifact.path),
+            "run_dir": str(m.run_dir), "size_bytes": len(m.artifact.content),
+            "sha256": m.artifact.sha256,
+            "bits_per_weight": (m.artifact.entry or {}).get("bits_per_weight"),
+            "metric": test.metric, "value": test.value(outputs), "keras_value": test.value(reference),
+            "agreement": test.agreement(outputs, reference),
+            "max_abs_diff": float(np.max(np.abs(outputs.astype(np.float64) - reference))),
+        })
+        if test.family == "frames":
+            m.entry["value_per_frame"] = test.per_frame(outputs)
+            m.entry["keras_value_per_frame"] = test.per_frame(reference)
+
+
+def _seen() -> int:
+    from pipeline.moving_mnist import SEEN
+
+    return SEEN
+
+
+def _measure_latency(group, test_sets, thread_counts, *, runs: int, warmup: int, progress: bool) -> None:
+    for threads in thread_counts:
+        calls = {}
+        for m in group:
+            runner = runtimes.load(m.artifact, threads=threads)
+            test = test_sets[m.entry["_test"]]
+            inputs = [test.sample_input(i) for i in range(min(SAMPLES, len(test)))]
+            calls[m.key] = _cycling(runner, inputs)
+        fmt = group[0].artifact.format
+        with tqdm(total=runs, desc=f"{fmt} latency, {threads} thread(s)", disable=None if progress else True,
+                  leave=False) as bar:
+            seconds = latency.interleaved(calls, runs=runs, warmup=warmup, progress=bar.update)
+        for m in group:
+            m.entry.setdefault("latency_by_threads", {})[str(threads)] = latency.summary_ms(seconds[m.key])
+        if threads == 1:
+            for m in group:
+                m.entry["latency_ms"] = m.entry["latency_by_threads"]["1"]
+                m.entry["threads"] = 1
+
+
+def _cycling(runner, inputs):
+    state = {"i": 0}
+
+    def call():
+        runner.run(inputs[state["i"] % len(inputs)])
+        state["i"] += 1
+
+    return call
+
+
+def _measure_load_time(group, loads: int) -> None:
+    seconds = latency.interleaved({m.key: (lambda a=m.artifact: runtimes.load(a, threads=1)) for m in group},
+                                  runs=loads, warmup=1)
+    for m in group:
+        m.entry["load_ms"] = round(float(np.median(seconds[m.key]) * 1e3), 3)
+
+
+def _add_ratios(m: Measured, base: Measured, thread_counts) -> None:
+    e, b = m.entry, base.entry
+
+    def ratio(a, c):
+        return None if a is None or c in (None, 0) else round(a / c, 4)
+
+    e["size_ratio"] = ratio(e["size_bytes"], b["size_bytes"])
+    e["latency_ratio"] = ratio(e["latency_ms"]["p50"], b["latency_ms"]["p50"])
+    e["latency_ratio_by_threads"] = {
+        t: ratio(e["latency_by_threads"][t]["p50"], b["latency_by_threads"][t]["p50"])
+        for t in e["latency_by_threads"]}
+    e["load_ratio"] = ratio(e["load_ms"], b["load_ms"])
+    if "peak_rss_mb" in e:
+        e["memory_ratio"] = ratio(e["peak_rss_mb"], b["peak_rss_mb"])
+    e["value_delta"] = round(e["value"] - b["value"], 6)
+
+
+def _machine() -> dict:
+    import ai_edge_litert
+    import onnxruntime
+
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": runtimes.all_threads(), "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
+            "onnxruntime": onnxruntime.__version__}

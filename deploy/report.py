@@ -1,0 +1,161 @@
+"""The evaluation report: ``report.json``, ``report.md`` (a table to read at a glance), PNG plots.
+
+:func:`checks` turns a report into pass/fail lines against lowbit's deployment targets:
+
+* quantized latency at batch 1, 1 thread (p50) ≤ :data:`LATENCY_TARGETS` × the float artifact's
+  (ONNX Runtime 0.5×, LiteRT 0.7×);
+* the artifact's quality within :data:`QUALITY_TOLERANCE` of its Keras model's (accuracy: 0.1
+  point; MSE: 1 % relative);
+* peak memory of the inference process ≤ the float artifact's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+LATENCY_TARGETS = {"onnx": 0.5, "tflite": 0.7}
+QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01}  # mse: relative
+COLORS = {"fp": "black", "bc": "tab:red", "tc": "tab:blue", "qc": "tab:green"}
+MARKERS = {"tflite": "o", "onnx": "s"}
+RUNTIME = {"tflite": "LiteRT", "onnx": "ONNX Runtime"}
+
+
+def checks(report: dict) -> list[dict]:
+    out = []
+    baseline = report["baseline"]
+    for a in report["artifacts"]:
+        name = f"{a['scheme']}/{a['format']}"
+        tolerance = QUALITY_TOLERANCE[a["metric"]]
+        if a["metric"] == "mse":
+            off = abs(a["value"] - a["keras_value"]) / max(a["keras_value"], 1e-12)
+            label = f"{a['metric']} within {tolerance:.0%} of Keras"
+        else:
+            off = abs(a["value"] - a["keras_value"])
+            label = f"{a['metric']} within {100 * tolerance:.1f} point of Keras"
+        out.append({"artifact": name, "check": label, "value": round(off, 6), "passed": off <= tolerance})
+        if a["scheme"] == baseline:
+            continue
+        target = LATENCY_TARGETS[a["format"]]
+        out.append({"artifact": name, "check": f"latency p50 (1 thread) ≤ {target}× {baseline}",
+                    "value": a["latency_ratio"], "passed": a["latency_ratio"] <= target})
+        if a.get("memory_ratio") is not None:
+            out.append({"artifact": name, "check": f"peak memory ≤ {baseline}'s", "value": a["memory_ratio"],
+                        "passed": a["memory_ratio"] <= 1.0})
+    return out
+
+
+def write(report: dict, out_dir: Path) -> list[Path]:
+    """``report.json``, ``report.md`` and the plots into ``out_dir`` (atomically each)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = [quality_vs_size(report, out_dir / "quality-vs-size.png"),
+               latency_per_artifact(report, out_dir / "latency.png")]
+    report["figures"] = [p.name for p in figures]
+    _atomic_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    _atomic_text(out_dir / "report.md", markdown(report))
+    return [out_dir / "report.json", out_dir / "report.md", *figures]
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _quality(a: dict, value: float) -> str:
+    return f"{value:.5f}" if a["metric"] == "mse" else f"{100 * value:.2f} %"
+
+
+def _ratio(x) -> str:
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def markdown(report: dict) -> str:
+    threads = report["settings"]["threads"]
+    many = threads[-1]
+    metric = report["metric"].replace("_", " ")
+    lines = [
+        f"# Deployment report: {report['task']}", "",
+        f"Every artifact measured in its stock runtime on this machine ({report['machine']['cpus']} CPUs, "
+        f"{report['machine']['platform']}; LiteRT {report['machine']['ai_edge_litert']}, ONNX Runtime "
+        f"{report['machine']['onnxruntime']}), {report['created']}. Quality on "
+        f"{report['test_examples']:,} test examples through the artifact itself; latency at batch 1, "
+        f"{report['settings']['runs']} interleaved runs after {report['settings']['warmup']} warm-up runs; "
+        f"ratios (×) are against the `{report['baseline']}` artifact of the same format, measured in "
+        "the same process.", "",
+        f"| scheme | runtime | size | × | bits/weight | {metric} (artifact) | Keras | agreement "
+        f"| p50 ms (1 thread) | p90 | p99 | × | p50 ms ({many} threads) | × | load ms | × | peak RSS MB | × |",
+        "|---" * 18 + "|",
+    ]
+    for a in report["artifacts"]:
+        by = a["latency_by_threads"]
+        agreement = "—" if a["agreement"] is None else f"{100 * a['agreement']:.2f} %"
+        lines.append(
+            f"| {a['scheme']} | {RUNTIME[a['format']]} | {a['size_bytes'] / 1e6:.3f} MB | {_ratio(a['size_ratio'])} "
+            f"| {a['bits_per_weight']:.2f} | {_quality(a, a['value'])} | {_quality(a, a['keras_value'])} "
+            f"| {agreement} | {a['latency_ms']['p50']:.3f} | {a['latency_ms']['p90']:.3f} "
+            f"| {a['latency_ms']['p99']:.3f} | {_ratio(a['latency_ratio'])} "
+            f"| {by[str(many)]['p50']:.3f} | {_ratio(a['latency_ratio_by_threads'][str(many)])} "
+            f"| {a['load_ms']:.1f} | {_ratio(a['load_ratio'])} "
+            f"| {a.get('peak_rss_mb', float('nan')):.1f} | {_ratio(a.get('memory_ratio'))} |")
+    lines += ["", "## Targets", "", "| artifact | check | value | |", "|---|---|---|---|"]
+    for c in report["checks"]:
+        lines.append(f"| {c['artifact']} | {c['check']} | {c['value']} | {'✅' if c['passed'] else '❌'} |")
+    lines += [""] + [f"![{Path(f).stem}]({f})" for f in report.get("figures", [])] + [""]
+    return "\n".join(lines)
+
+
+def quality_vs_size(report: dict, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    scale = 1 if report["metric"] == "mse" else 100
+    for a in report["artifacts"]:
+        ax.scatter(a["size_bytes"] / 1e6, scale * a["value"], color=COLORS.get(a["scheme"], "grey"),
+                   marker=MARKERS[a["format"]], s=60, label=f"{a['scheme']} {RUNTIME[a['format']]}")
+        ax.annotate(a["scheme"], (a["size_bytes"] / 1e6, scale * a["value"]), textcoords="offset points",
+                    xytext=(5, 4), fontsize=8)
+    ax.set_xscale("log")
+    ylabel = "MSE per predicted frame (lower is better)" if scale == 1 else f"{report['metric'].replace('_', ' ')} (%)"
+    ax.set(xlabel="file size (MB, log scale)", ylabel=ylabel,
+           title=f"{report['task']}: quality vs size ({report['test_examples']:,} test examples)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def latency_per_artifact(report: dict, path: Path) -> Path:
+    threads = [str(t) for t in report["settings"]["threads"]]
+    formats = sorted({a["format"] for a in report["artifacts"]})
+    fig, axes = plt.subplots(1, len(formats), figsize=(5.2 * len(formats), 3.8), squeeze=False)
+    for ax, fmt in zip(axes[0], formats):
+        group = [a for a in report["artifacts"] if a["format"] == fmt]
+        width = 0.8 / len(threads)
+        for j, t in enumerate(threads):
+            xs = np.arange(len(group)) + (j - (len(threads) - 1) / 2) * width
+            p50 = [a["latency_by_threads"][t]["p50"] for a in group]
+            p90 = [a["latency_by_threads"][t]["p90"] for a in group]
+            bars = ax.bar(xs, p50, width, yerr=[np.zeros(len(group)), np.subtract(p90, p50)], capsize=3,
+                          color=[COLORS.get(a["scheme"], "grey") for a in group], alpha=1.0 if j == 0 else 0.5,
+                          label=f"{t} thread{'s' if t != '1' else ''}")
+            ax.bar_label(bars, [f"{v:.2f}" for v in p50], fontsize=7)
+        ax.set_xticks(range(len(group)), [a["scheme"] for a in group])
+        ax.set(ylabel="ms per inference (p50, whisker p90)", title=f"{RUNTIME[fmt]}, batch 1")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"{report['task']}: latency (solid: 1 thread, light: all threads)")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

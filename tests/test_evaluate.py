@@ -1,0 +1,95 @@
+"""deploy.evaluate / deploy.report: the report of two real converted runs — schema, values equal
+to an independent recomputation, ratios, Markdown and plots — and the refusals."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from deploy import runtimes
+from deploy.artifacts import open_artifact
+from deploy.evaluate import evaluate
+from deploy.testsets import load as load_test_set
+from pipeline import cli
+from pipeline.keras2 import keras
+
+LIMIT = 200
+
+
+@pytest.fixture(scope="module")
+def report(converted_runs, shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    evaluate([converted_runs["fp"], converted_runs["tc"]], out_dir=out, data_dir=shared_data, limit=LIMIT,
+             runs=30, warmup=3, loads=2, progress=False)
+    return out
+
+
+def test_report_files_and_schema(report):
+    data = json.loads((report / "report.json").read_text())
+    assert data["task"] == "imdb-lstm" and data["baseline"] == "fp" and data["test_examples"] == LIMIT
+    assert len(data["artifacts"]) == 4
+    keys = {"scheme", "format", "path", "size_bytes", "bits_per_weight", "metric", "value", "keras_value",
+            "agreement", "latency_ms", "threads", "size_ratio", "latency_ratio", "load_ms", "peak_rss_mb",
+            "memory_ratio", "latency_by_threads"}
+    for a in data["artifacts"]:
+        assert keys <= set(a), keys - set(a)
+        assert set(a["latency_ms"]) >= {"p50", "p90", "p99"} and a["threads"] == 1
+        assert a["latency_ms"]["p50"] <= a["latency_ms"]["p90"] <= a["latency_ms"]["p99"]
+        assert a["metric"] == "accuracy" and 0 <= a["agreement"] <= 1
+    assert {(a["scheme"], a["format"]) for a in data["artifacts"]} == {
+        (s, f) for s in ("fp", "tc") for f in ("tflite", "onnx")}
+    for name in ("report.md", "quality-vs-size.png", "latency.png"):
+        assert (report / name).is_file()
+    assert (report / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_values_equal_an_independent_recomputation(report, converted_runs, shared_data):
+    data = json.loads((report / "report.json").read_text())
+    test = load_test_set(converted_runs["tc"], data_dir=shared_data, limit=LIMIT)
+    labels = test.truth > 0.5
+    keras_model = keras.models.load_model(converted_runs["tc"] / "model.h5", compile=False)
+    keras_pred = keras_model.predict(test.x, verbose=0).ravel() > 0.5
+    for a in data["artifacts"]:
+        if a["scheme"] != "tc":
+            continue
+        artifact = open_artifact(a["path"])
+        assert a["size_bytes"] == len(artifact.content) == (converted_runs["tc"] / artifact.path.name).stat().st_size
+        assert a["bits_per_weight"] == artifact.entry["bits_per_weight"]
+        runner = runtimes.load(artifact)
+        pred = np.array([runner.run(row[None])[0, 0] for row in test.x]) > 0.5
+        assert a["value"] == pytest.approx(np.mean(pred == labels), abs=1e-12)
+        assert a["keras_value"] == pytest.approx(np.mean(keras_pred == labels), abs=1e-12)
+        assert a["agreement"] == pytest.approx(np.mean(pred == keras_pred), abs=1e-12)
+
+
+def test_ratios_refer_to_the_baseline_of_the_same_format(report):
+    data = json.loads((report / "report.json").read_text())
+    by = {(a["scheme"], a["format"]): a for a in data["artifacts"]}
+    for fmt in ("tflite", "onnx"):
+        fp, tc = by[("fp", fmt)], by[("tc", fmt)]
+        assert fp["size_ratio"] == 1 and fp["latency_ratio"] == 1
+        assert tc["size_ratio"] == pytest.approx(tc["size_bytes"] / fp["size_bytes"], abs=1e-4)
+        assert tc["latency_ratio"] == pytest.approx(tc["latency_ms"]["p50"] / fp["latency_ms"]["p50"], abs=1e-3)
+        assert tc["memory_ratio"] == pytest.approx(tc["peak_rss_mb"] / fp["peak_rss_mb"], abs=1e-3)
+        assert tc["size_ratio"] < 0.1  # 2-bit embedding and int8 gates vs float32
+        # the float file's bytes are in the float process' memory, the packed ones are not
+        assert tc["peak_rss_mb"] < fp["peak_rss_mb"]
+
+
+def test_markdown_has_one_row_per_artifact_and_the_targets(report):
+    text = (report / "report.md").read_text()
+    assert text.count("| tc | LiteRT |") == 1 and text.count("| fp | ONNX Runtime |") == 1
+    assert "## Targets" in text and "latency p50 (1 thread) ≤ 0.5× fp" in text
+
+
+def test_refusals(converted_runs, tmp_path, shared_data):
+    with pytest.raises(ValueError, match="need exactly one fp run"):
+        evaluate([converted_runs["tc"]], out_dir=tmp_path, data_dir=shared_data, limit=10, runs=1)
+    bare = tmp_path / "bare"
+    shutil.copytree(converted_runs["tc"], bare)
+    (bare / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="no manifest.json; export it first"):
+        evaluate([converted_runs["fp"], bare], out_dir=tmp_path, data_dir=shared_data, limit=10, runs=1)
+    assert cli.main(["evaluate", str(converted_runs["tc"]), "--out", str(tmp_path / "r"), "--limit", "5"]) == 2
+    assert not (tmp_path / "r").exists()
