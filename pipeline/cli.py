@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _positive_int(text: str) -> int:
@@ -41,6 +42,7 @@ def _cmd_train(args) -> int:
         distribution=args.distribution, scale=args.scale, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         limit=args.limit, seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
+        init_from=args.init_from,
     )
     try:
         summary = train(config, resume=args.resume, force=args.force)
@@ -83,6 +85,140 @@ def _cmd_convert(args) -> int:
     return 0
 
 
+def _fail(command: str, err: Exception) -> int:
+    """One line on stderr, exit code 2: the way every command reports bad input."""
+    print(f"lowbit {command}: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _cmd_evaluate(args) -> int:
+    from deploy.artifacts import ArtifactError
+    from deploy.evaluate import evaluate
+    from pipeline.downloads import DataUnavailableError
+
+    try:
+        report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,
+                          limit=args.limit, runs=args.runs, warmup=args.warmup)
+    except (ValueError, ArtifactError, DataUnavailableError) as err:
+        return _fail("evaluate", err)
+    from deploy.report import markdown
+
+    print(markdown(report).split("\n## Targets")[0].strip())
+    print(f"\nwrote {args.out}/report.json, report.md and {len(report['figures'])} plots")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import os
+
+    from deploy import predict
+    from deploy.artifacts import ArtifactError
+
+    try:
+        predictor = predict.Predictor(args.artifact, threads=args.threads)
+    except (ValueError, ArtifactError) as err:
+        return _fail("predict", err)
+    if args.text:  # argv holds undecodable bytes as surrogates: back to bytes, then replace
+        texts = (os.fsencode(t).decode("utf-8", errors="replace") for t in args.text)
+    else:
+        texts = predict.lines_of(sys.stdin.buffer)
+    predict.print_results(predictor.results(texts), sys.stdout)
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from deploy import bench
+    from deploy.artifacts import ArtifactError
+
+    try:
+        if args.adb:
+            result = bench.bench_adb(args.artifacts, adb=args.adb_path, serial=args.serial,
+                                     binary=args.benchmark_binary, baseline=args.baseline,
+                                     threads=args.threads, runs=args.runs, warmup=args.warmup)
+        else:
+            result = bench.bench(args.artifacts, baseline=args.baseline, runs=args.runs, warmup=args.warmup,
+                                 threads=args.threads, input_shape=args.input_shape)
+    except (ValueError, ArtifactError, bench.DeviceUnavailable, RuntimeError) as err:
+        return _fail("bench", err)
+    for row in result["artifacts"]:
+        ms = row["latency_ms"]["p50"] if "latency_ms" in row else row["avg_ms"]
+        what = "p50" if "latency_ms" in row else "avg"
+        print(f"{row['path']}: {what} {ms:.3f} ms, {row['latency_ratio']:.2f}x baseline ({result['where']}, "
+              f"{result['threads']} thread(s))")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from deploy.artifacts import ArtifactError
+    from pipeline import main_job
+    from pipeline.downloads import DataUnavailableError
+    from pipeline.training import TrainingDiverged
+
+    try:
+        result = main_job.run(task=args.task, preset=args.preset, epochs=args.epochs,
+                              finetune_epochs=args.finetune_epochs, runs_dir=args.runs, data_dir=args.data_dir,
+                              limit=args.limit, seed=args.seed, android=args.android,
+                              deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs)
+    except (ValueError, FileExistsError, ArtifactError, DataUnavailableError, TrainingDiverged) as err:
+        print(f"lowbit run: error: {err}", file=sys.stderr)
+        return 1 if isinstance(err, TrainingDiverged) else 2
+    report_md = Path(result["report"]).with_name("report.md")
+    from deploy.report import markdown
+
+    print(markdown(json.loads(Path(result["report"]).read_text())).split("\n![")[0].strip())
+    print(f"\nreport: {report_md}")
+    if result["deployed"]:
+        from deploy.android import next_steps
+
+        d, where = result["deployed"], result["android_dir"]
+        print(f"android: {d['scheme']} model ({d['size_bytes'] / 1e6:.2f} MB) "
+              f"{'already bundled' if d['skipped'] else 'bundled'} into {where}")
+        print(next_steps(where))
+    return 0
+
+
+def _cmd_deploy(args) -> int:
+    from deploy import android
+    from deploy.artifacts import ArtifactError
+
+    try:
+        metadata = android.bundle(args.run_dir, args.android)
+    except (ValueError, ArtifactError) as err:
+        return _fail("deploy", err)
+    state = "already held" if metadata["skipped"] else "now holds"
+    print(f"{args.android}/{android.ASSETS}: {state} the {metadata['task']} {metadata['scheme']} model "
+          f"({metadata['size_bytes'] / 1e6:.3f} MB, sha256 {metadata['sha256'][:12]}…), vocab.txt and model.json")
+    print(android.next_steps(args.android))
+    return 0
+
+
+def _cmd_tokenize(args) -> int:
+    from deploy.predict import lines_of
+    from pipeline.text import Vocabulary
+
+    try:
+        vocab = Vocabulary.load(Path(args.vocab))
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        return _fail("tokenize", err)
+    out = sys.stdout
+    for text in lines_of(sys.stdin.buffer):
+        out.write(" ".join(str(i) for i in vocab.sequence(text, args.maxlen)) + "\n")
+    out.flush()
+    return 0
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"dimensions must be positive, got {text!r}")
+    return dims
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lowbit", description="Train, export and deploy 1- and 2-bit recurrent networks."
@@ -120,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default: runs/TASK-SCHEME)")
     p.add_argument("--strategy", choices=["default", "mirrored"], default="default",
                    help="'mirrored': tf.distribute.MirroredStrategy over all local devices")
+    p.add_argument("--init-from", metavar="FP_RUN_DIR",
+                   help="start QAT from the trained weights of a finished fp run of the same task and data")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     p.add_argument("--force", action="store_true", help="replace an existing run in --out")
     p.set_defaults(run=_cmd_train)
@@ -143,6 +281,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default="tflite,onnx", help="comma-separated formats: tflite, onnx")
     p.add_argument("--batch", type=_positive_int, default=1, help="fixed batch size of the .tflite")
     p.set_defaults(run=_cmd_convert)
+
+    from pipeline.main_job import PRESETS
+
+    p = sub.add_parser("run", help="the main job: train fp, bc, tc, qc; convert; evaluate against fp; "
+                       "bundle the chosen model into the Android demo (finished stages are skipped)")
+    p.add_argument("--task", choices=TASKS, default="imdb-lstm")
+    p.add_argument("--preset", choices=list(PRESETS), default="quick",
+                   help="quick: ~15 min on 2 cores (2+2 epochs); paper: up to 20 epochs, early stopping")
+    p.add_argument("--epochs", type=_positive_int, help="override the preset's float epochs")
+    p.add_argument("--finetune-epochs", type=_positive_int, help="override the preset's QAT epochs")
+    p.add_argument("--runs", default="runs/main", help="where the runs and the report go")
+    p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
+    p.add_argument("--limit", type=_positive_int, help="train on this many examples only (quick checks)")
+    p.add_argument("--eval-limit", type=_positive_int, help="evaluate on a sample of this many test examples")
+    p.add_argument("--eval-runs", type=_positive_int, default=500, help="timed runs per artifact")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--android", help="the Android demo project (default: the repository's android_demo)")
+    p.add_argument("--deploy-scheme", choices=["fp", "bc", "tc", "qc"], default="tc",
+                   help="which model goes into the Android demo")
+    p.set_defaults(run=_cmd_run)
+
+    p = sub.add_parser("deploy", help="bundle a converted imdb run's .tflite, vocabulary and metadata "
+                       "into the Android demo's assets")
+    p.add_argument("run_dir")
+    p.add_argument("--android", required=True, help="the Android demo project, e.g. android_demo")
+    p.set_defaults(run=_cmd_deploy)
+
+    p = sub.add_parser("tokenize", help="the ids fed to the model for each stdin line (the Java app's "
+                       "TokenizeMain prints the same)")
+    p.add_argument("--vocab", required=True, help="a run's vocab.txt")
+    p.add_argument("--maxlen", type=_positive_int, default=80)
+    p.set_defaults(run=_cmd_tokenize)
+
+    p = sub.add_parser("evaluate", help="measure every exported artifact of some runs against the float "
+                       "baseline: quality, latency, load time, memory, size; write a report")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="converted runs of one task")
+    p.add_argument("--baseline", default="fp", help="scheme of the run the ratios refer to")
+    p.add_argument("--out", default="report", help="report directory (report.json, report.md, plots)")
+    p.add_argument("--data-dir", help="local data folder (default: the runs' own, $LOWBIT_DATA, else download)")
+    p.add_argument("--limit", type=_positive_int, help="measure quality on a seeded sample of this many "
+                   "test examples instead of the full test split")
+    p.add_argument("--runs", type=_positive_int, default=500, help="timed runs per artifact and thread count")
+    p.add_argument("--warmup", type=int, default=30, help="untimed runs per artifact first")
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="sentiment of text through a deployed IMDB artifact (JSON lines)")
+    p.add_argument("artifact", help="model.tflite or model.onnx, with vocab.txt beside it")
+    p.add_argument("text", nargs="*", help="texts to score (default: one per line from stdin)")
+    p.add_argument("--threads", type=_positive_int, default=1)
+    p.set_defaults(run=_cmd_predict)
+
+    p = sub.add_parser("bench", help="latency of artifacts against each other, here or on a phone (--adb)")
+    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT")
+    p.add_argument("--baseline", help="the artifact ratios refer to (default: the first)")
+    p.add_argument("--runs", type=_positive_int, default=500)
+    p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--input-shape", type=_shape, help="input shape for artifacts with dynamic dimensions, e.g. 1,7,32,32,1")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--adb", action="store_true", help="run LiteRT's benchmark_model on a connected Android device")
+    p.add_argument("--adb-path", default="adb", help="the adb executable")
+    p.add_argument("--serial", help="device serial (default: the first connected device)")
+    p.add_argument("--benchmark-binary", help="LiteRT benchmark_model built for the device, pushed before running")
+    p.set_defaults(run=_cmd_bench)
     return parser
 
 

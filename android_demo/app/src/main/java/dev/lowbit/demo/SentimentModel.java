@@ -1,0 +1,172 @@
+package dev.lowbit.demo;
+
+import android.content.res.AssetFileDescriptor;
+import android.content.res.AssetManager;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileInputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import org.tensorflow.lite.DataType;
+import org.tensorflow.lite.Interpreter;
+import org.tensorflow.lite.Tensor;
+
+import dev.lowbit.demo.core.ModelMetadata;
+import dev.lowbit.demo.core.Sentiment;
+import dev.lowbit.demo.core.SentimentPipeline;
+import dev.lowbit.demo.core.Vocabulary;
+
+/**
+ * The bundled model: {@code model.json}, the vocabulary and the LiteRT interpreter, checked
+ * against each other when loaded.
+ *
+ * <p>{@link #classify} and {@link #close} are synchronized; the app moreover confines the
+ * instance to its single inference thread.
+ */
+final class SentimentModel implements AutoCloseable {
+
+    /** The asset {@code lowbit deploy} writes last; without it nothing is bundled. */
+    static final String METADATA_ASSET = "model.json";
+
+    /** Thrown by {@link #load} when the app's assets hold no {@value #METADATA_ASSET}. */
+    static final class NoModelBundledException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        NoModelBundledException() {
+            super("no " + METADATA_ASSET + " in the app's assets");
+        }
+    }
+
+    private final ModelMetadata metadata;
+    private final SentimentPipeline pipeline;
+    private final Interpreter interpreter;
+    private boolean closed;
+
+    private SentimentModel(ModelMetadata metadata, SentimentPipeline pipeline, Interpreter interpreter) {
+        this.metadata = metadata;
+        this.pipeline = pipeline;
+        this.interpreter = interpreter;
+    }
+
+    /**
+     * Loads and cross-checks the bundled model: the metadata is valid, the vocabulary has
+     * {@code vocab_size} tokens, the model file has the recorded size and sha256, and the
+     * interpreter's tensors are one int32 {@code [1, L]} input and one float32 {@code [1, 1]}
+     * output matching the metadata.
+     *
+     * @throws NoModelBundledException if there is no {@code model.json}
+     * @throws IOException if an asset named by the metadata is missing or unreadable
+     * @throws IllegalArgumentException if anything does not match; the message says what
+     */
+    static SentimentModel load(AssetManager assets, int threads) throws IOException {
+        if (!Arrays.asList(assets.list("")).contains(METADATA_ASSET)) {
+            throw new NoModelBundledException();
+        }
+        ModelMetadata metadata = ModelMetadata.parse(readUtf8(assets, METADATA_ASSET));
+        Vocabulary vocabulary;
+        try (InputStream in = openAsset(assets, metadata.vocabFile())) {
+            vocabulary = Vocabulary.load(in);
+        }
+        SentimentPipeline pipeline = new SentimentPipeline(vocabulary, metadata);
+        MappedByteBuffer model = mapAsset(assets, metadata.modelFile());
+        metadata.checkModelFile(model);
+        Interpreter interpreter = new Interpreter(model, new Interpreter.Options().setNumThreads(threads));
+        try {
+            if (interpreter.getInputTensorCount() != 1 || interpreter.getOutputTensorCount() != 1) {
+                throw new IllegalArgumentException(metadata.modelFile() + " has "
+                        + interpreter.getInputTensorCount() + " inputs and " + interpreter.getOutputTensorCount()
+                        + " outputs; the app feeds one sequence and reads one score");
+            }
+            checkTensor("input", interpreter.getInputTensor(0), metadata.inputShape(), DataType.INT32);
+            checkTensor("output", interpreter.getOutputTensor(0), metadata.outputShape(), DataType.FLOAT32);
+        } catch (RuntimeException e) {
+            interpreter.close();
+            throw e;
+        }
+        return new SentimentModel(metadata, pipeline, interpreter);
+    }
+
+    ModelMetadata metadata() {
+        return metadata;
+    }
+
+    /**
+     * Classifies {@code text}. The fused LSTM keeps its state in variable tensors, so they are
+     * reset before every run; the latency covers the reset and the run.
+     *
+     * @throws IllegalStateException after {@link #close}
+     */
+    synchronized Sentiment classify(String text) {
+        if (closed) {
+            throw new IllegalStateException("the model is closed");
+        }
+        SentimentPipeline.Encoded input = pipeline.encode(text);
+        float[][] output = pipeline.newOutput();
+        long start = System.nanoTime();
+        interpreter.resetVariableTensors();
+        interpreter.run(input.modelInput(), output);
+        double latencyMs = (System.nanoTime() - start) / 1e6;
+        return pipeline.decode(input, output, latencyMs);
+    }
+
+    /** Releases the interpreter; later calls to {@link #classify} fail. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            interpreter.close();
+        }
+    }
+
+    private static void checkTensor(String role, Tensor tensor, int[] expectedShape, DataType expectedType) {
+        if (!Arrays.equals(tensor.shape(), expectedShape) || tensor.dataType() != expectedType) {
+            throw new IllegalArgumentException("the model's " + role + " is " + Arrays.toString(tensor.shape())
+                    + " " + tensor.dataType() + " but model.json says " + Arrays.toString(expectedShape)
+                    + " " + expectedType);
+        }
+    }
+
+    private static InputStream openAsset(AssetManager assets, String name) throws IOException {
+        try {
+            return assets.open(name);
+        } catch (FileNotFoundException e) {
+            throw new FileNotFoundException(name + " is missing from the app's assets (model.json names it)");
+        }
+    }
+
+    private static String readUtf8(AssetManager assets, String name) throws IOException {
+        try (InputStream in = openAsset(assets, name)) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            byte[] buffer = new byte[8192];
+            for (int n; (n = in.read(buffer)) != -1; ) {
+                bytes.write(buffer, 0, n);
+            }
+            return new String(bytes.toByteArray(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Memory-maps an asset stored uncompressed in the APK ({@code noCompress 'tflite'} in
+     * app/build.gradle): the model is read in place, never copied to the Java heap.
+     */
+    private static MappedByteBuffer mapAsset(AssetManager assets, String name) throws IOException {
+        AssetFileDescriptor descriptor;
+        try {
+            descriptor = assets.openFd(name);
+        } catch (FileNotFoundException e) {
+            throw new FileNotFoundException(name + " is missing from the app's assets, or stored compressed"
+                    + " (" + e.getMessage() + ")");
+        }
+        try (AssetFileDescriptor fd = descriptor;
+             FileInputStream in = new FileInputStream(fd.getFileDescriptor())) {
+            FileChannel channel = in.getChannel();
+            return channel.map(FileChannel.MapMode.READ_ONLY, fd.getStartOffset(), fd.getDeclaredLength());
+        }
+    }
+}

@@ -1,0 +1,109 @@
+"""``lowbit deploy RUN_DIR --android ANDROID_DEMO``: bundle a run's model into the Android demo app.
+
+Writes into ``ANDROID_DEMO/app/src/main/assets/``:
+
+* ``model.tflite`` — the run's artifact, byte for byte (checked by
+  :func:`deploy.artifacts.open_artifact`, sha256 against the run's manifest);
+* ``vocab.txt`` — the run's vocabulary (line i is id i);
+* ``model.json`` — what the app needs to know (:data:`METADATA_FORMAT`)::
+
+    {"format": "lowbit-android-model/1", "task", "scheme", "model_file": "model.tflite",
+     "vocab_file": "vocab.txt", "sha256", "size_bytes", "bits_per_weight", "sequence_length",
+     "input": {"shape": [1, L], "dtype": "int32"}, "output": {"shape": [1, 1], "dtype": "float32"},
+     "ids": {"pad": 0, "start": 1, "oov": 2}, "threshold": 0.5, "vocab_size", "reset_variables": true,
+     "test_accuracy"}
+
+Before anything is written, the model is loaded in LiteRT and its signature checked against what
+the app feeds it (one int32 ``[1, L]`` input, one float32 ``[1, 1]`` output). Files are written
+atomically, ``model.json`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from deploy import artifacts, runtimes
+from pipeline.text import OOV, PAD, START, Vocabulary
+
+METADATA_FORMAT = "lowbit-android-model/1"
+ASSETS = Path("app") / "src" / "main" / "assets"
+THRESHOLD = 0.5
+
+
+def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
+    """Copy the run's ``model.tflite`` and vocabulary into the app's assets; returns the metadata
+    written (with ``"skipped": True`` when the app already held this exact model)."""
+    run_dir, android_dir = Path(run_dir), Path(android_dir)
+    if not (android_dir / "app" / "src" / "main").is_dir():
+        raise ValueError(f"{android_dir} is not the lowbit Android demo (no app/src/main)")
+    artifact = artifacts.open_artifact(run_dir / "model.tflite")
+    if artifact.manifest is None:
+        raise artifacts.ArtifactError(f"{artifact.path}: no manifest.json beside it; export with lowbit convert")
+    if not (artifact.task or "").startswith("imdb-"):
+        raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text (imdb-* tasks)")
+    vocab_path = run_dir / "vocab.txt"
+    if not vocab_path.is_file():
+        raise ValueError(f"{run_dir} has no vocab.txt")
+    vocab = Vocabulary.load(vocab_path)
+    seq_len = check_signature(artifact)
+    metadata = {
+        "format": METADATA_FORMAT, "task": artifact.task, "scheme": artifact.scheme,
+        "model_file": "model.tflite", "vocab_file": "vocab.txt", "sha256": artifact.sha256,
+        "size_bytes": len(artifact.content), "bits_per_weight": artifact.entry.get("bits_per_weight"),
+        "sequence_length": seq_len, "input": {"shape": [1, seq_len], "dtype": "int32"},
+        "output": {"shape": [1, 1], "dtype": "float32"}, "ids": {"pad": PAD, "start": START, "oov": OOV},
+        "threshold": THRESHOLD, "vocab_size": len(vocab), "reset_variables": True,
+        "test_accuracy": _test_accuracy(run_dir, artifact, report),
+    }
+    assets = android_dir / ASSETS
+    existing = assets / "model.json"
+    if existing.is_file() and (assets / "model.tflite").is_file() and (assets / "vocab.txt").is_file():
+        try:
+            if (json.loads(existing.read_text()) == metadata
+                    and (assets / "vocab.txt").read_bytes() == vocab_path.read_bytes()
+                    and artifacts.open_artifact(assets / "model.tflite").sha256 == artifact.sha256):
+                return {**metadata, "skipped": True}
+        except (ValueError, artifacts.ArtifactError):
+            pass  # a damaged bundle is simply replaced
+    assets.mkdir(parents=True, exist_ok=True)
+    _atomic_write(assets / "model.tflite", artifact.content)
+    _atomic_write(assets / "vocab.txt", vocab_path.read_bytes())
+    _atomic_write(assets / "model.json", (json.dumps(metadata, indent=2) + "\n").encode())
+    return {**metadata, "skipped": False}
+
+
+def check_signature(artifact) -> int:
+    """The sequence length of an artifact the app can run, else ``ValueError`` saying why."""
+    runner = runtimes.load(artifact, threads=1)
+    shape, dtype = runner.input_shape, runner.input_dtype
+    if len(shape) != 2 or shape[0] != 1 or shape[1] is None or dtype.name != "int32":
+        raise ValueError(f"{artifact.path}: input {shape} {dtype}, but the app feeds one int32 [1, L] "
+                         "sequence (convert with --batch 1)")
+    if tuple(runner.output_shape) != (1, 1):
+        raise ValueError(f"{artifact.path}: output {runner.output_shape}, but the app reads one float32 [1, 1] score")
+    return int(shape[1])
+
+
+def _test_accuracy(run_dir: Path, artifact, report: dict | None) -> float | None:
+    """The artifact's accuracy from the evaluation report, else the run's Keras test accuracy."""
+    for entry in (report or {}).get("artifacts", []):
+        if entry.get("sha256") == artifact.sha256 and entry.get("metric") == "accuracy":
+            return round(entry["value"], 4)
+    summary = run_dir / "run.json"
+    if summary.is_file():
+        value = json.loads(summary.read_text()).get("test_accuracy")
+        return None if value is None else round(value, 4)
+    return None
+
+
+def next_steps(android_dir) -> str:
+    return (f"next: open {android_dir} in Android Studio and press Run, or with a device connected:\n"
+            f"  cd {android_dir} && ./gradlew installDebug")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

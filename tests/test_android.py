@@ -1,0 +1,91 @@
+"""deploy.android / lowbit deploy: the assets the app reads, their signature check, skipping an
+unchanged bundle, and the bundled model giving lowbit predict's scores."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deploy import android
+from deploy.artifacts import ArtifactError, open_artifact
+from deploy.predict import Predictor
+from pipeline.text import Vocabulary
+
+
+@pytest.fixture
+def app(tmp_path):
+    (tmp_path / "app" / "src" / "main").mkdir(parents=True)
+    return tmp_path
+
+
+def test_bundle_writes_model_vocabulary_and_metadata(converted_runs, app):
+    run = converted_runs["tc"]
+    metadata = android.bundle(run, app)
+    assets = app / android.ASSETS
+    assert (assets / "model.tflite").read_bytes() == (run / "model.tflite").read_bytes()
+    assert (assets / "vocab.txt").read_bytes() == (run / "vocab.txt").read_bytes()
+    written = json.loads((assets / "model.json").read_text())
+    assert written == {k: v for k, v in metadata.items() if k != "skipped"} and metadata["skipped"] is False
+    manifest = json.loads((run / "manifest.json").read_text())["artifacts"]["model.tflite"]
+    assert written["format"] == "lowbit-android-model/1" and written["scheme"] == "tc"
+    assert written["sha256"] == manifest["sha256"] and written["size_bytes"] == manifest["size_bytes"]
+    assert written["input"] == {"shape": [1, 80], "dtype": "int32"} and written["sequence_length"] == 80
+    assert written["ids"] == {"pad": 0, "start": 1, "oov": 2} and written["threshold"] == 0.5
+    assert written["vocab_size"] == len(Vocabulary.load(run / "vocab.txt"))
+    test_accuracy = json.loads((run / "run.json").read_text())["test_accuracy"]
+    assert written["test_accuracy"] == pytest.approx(test_accuracy, abs=1e-4)
+    assert android.bundle(run, app)["skipped"] is True
+
+
+def test_bundled_model_gives_the_scores_of_lowbit_predict(converted_runs, app):
+    android.bundle(converted_runs["tc"], app)
+    texts = ["one of the best films of the decade", "I walked out after twenty minutes", ""]
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict",
+                           str(converted_runs["tc"] / "model.tflite"), *texts], capture_output=True, text=True)
+    expected = [json.loads(line)["score"] for line in done.stdout.splitlines()]
+    assets = app / android.ASSETS
+    from ai_edge_litert.interpreter import Interpreter
+
+    metadata = json.loads((assets / "model.json").read_text())
+    interpreter = Interpreter(model_path=str(assets / metadata["model_file"]))
+    interpreter.allocate_tensors()
+    vocab = Vocabulary.load(assets / metadata["vocab_file"])
+    scores = []
+    for text in texts:  # what the app does: reset, feed [1, L] int32, read [1, 1]
+        interpreter.reset_all_variables()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                               vocab.sequence(text, metadata["sequence_length"])[None])
+        interpreter.invoke()
+        scores.append(float(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, 0]))
+    assert np.allclose(scores, expected, atol=1e-6)
+
+
+def test_signature_and_input_checks(converted_runs, app, tmp_path):
+    from deploy import tflite_export
+    from pipeline.keras2 import keras
+
+    run = tmp_path / "batch4"
+    shutil.copytree(converted_runs["fp"], run)
+    model = keras.models.load_model(run / "model.h5", compile=False)
+    (run / "model.tflite").write_bytes(tflite_export.convert_keras_model(model, scheme="fp", batch_size=4))
+    with pytest.raises(ArtifactError, match="but manifest.json says"):
+        android.bundle(run, app)  # the manifest describes the batch-1 file
+    (run / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match="no manifest.json beside it"):
+        android.bundle(run, app)
+    with pytest.raises(ValueError, match="the app feeds one int32"):
+        android.check_signature(open_artifact(run / "model.tflite"))
+    with pytest.raises(ValueError, match="not the lowbit Android demo"):
+        android.bundle(converted_runs["tc"], tmp_path / "nowhere")
+    assert not (app / android.ASSETS).exists()
+
+
+def test_cli_deploy_prints_the_next_steps(converted_runs, app):
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "deploy", str(converted_runs["tc"]),
+                           "--android", str(app)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "gradlew installDebug" in done.stdout and "now holds the imdb-lstm tc model" in done.stdout
+    assert Predictor(app / android.ASSETS / "model.tflite").seq_len == 80  # the bundle is a usable artifact set
