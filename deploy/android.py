@@ -21,10 +21,10 @@ atomically, ``model.json`` last.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from deploy import artifacts, runtimes
+from pipeline import atomic
 from pipeline.text import OOV, PAD, START, Vocabulary
 
 METADATA_FORMAT = "lowbit-android-model/1"
@@ -68,9 +68,9 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
         except (ValueError, artifacts.ArtifactError):
             pass  # a damaged bundle is simply replaced
     assets.mkdir(parents=True, exist_ok=True)
-    _atomic_write(assets / "model.tflite", artifact.content)
-    _atomic_write(assets / "vocab.txt", vocab_path.read_bytes())
-    _atomic_write(assets / "model.json", (json.dumps(metadata, indent=2) + "\n").encode())
+    atomic.write_bytes(assets / "model.tflite", artifact.content)
+    atomic.write_bytes(assets / "vocab.txt", vocab_path.read_bytes())
+    atomic.write_text(assets / "model.json", json.dumps(metadata, indent=2) + "\n")
     return {**metadata, "skipped": False}
 
 
@@ -101,9 +101,3 @@ def _test_accuracy(run_dir: Path, artifact, report: dict | None) -> float | None
 def next_steps(android_dir) -> str:
     return (f"next: open {android_dir} in Android Studio and press Run, or with a device connected:\n"
             f"  cd {android_dir} && ./gradlew installDebug")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

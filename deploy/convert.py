@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from pipeline import atomic
 
 FORMATS = ("tflite", "onnx")
 FILENAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
@@ -81,8 +82,8 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
                          if k not in artifacts and (run_dir / k).is_file()}, **artifacts},
     }
     for name, blob in blobs.items():
-        _atomic_write(run_dir / name, blob)
-    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+        atomic.write_bytes(run_dir / name, blob)
+    atomic.write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
@@ -92,9 +93,3 @@ def _sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from pipeline import atomic  # noqa: E402
+from pipeline.figures import save as _save  # noqa: E402
 
 LATENCY_TARGETS = {"onnx": 0.5, "tflite": 0.7}
 QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01}  # mse: relative
@@ -58,15 +60,9 @@ def write(report: dict, out_dir: Path) -> list[Path]:
     figures = [quality_vs_size(report, out_dir / "quality-vs-size.png"),
                latency_per_artifact(report, out_dir / "latency.png")]
     report["figures"] = [p.name for p in figures]
-    _atomic_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
-    _atomic_text(out_dir / "report.md", markdown(report))
+    atomic.write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic.write_text(out_dir / "report.md", markdown(report))
     return [out_dir / "report.json", out_dir / "report.md", *figures]
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _quality(a: dict, value: float) -> str:
@@ -152,10 +148,3 @@ def latency_per_artifact(report: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline import quantizers  # noqa: E402
+from pipeline import atomic, quantizers  # noqa: E402
 from pipeline.schemes import CODE_VALUES  # noqa: E402
 
 COLORS = {"fp": "black", "bc": "tab:red", "tc": "tab:blue", "qc": "tab:green",
@@ -24,11 +24,13 @@ LABELS = {"fp": "FP (32 bit)", "bc": "BC {-1,1}", "tc": "TC {-1,0,1}", "qc": "QC
 DPI = 100
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path) -> Path:
+    """Lay out, write atomically as PNG, close; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -49,7 +51,7 @@ def training_curves(histories: dict[str, list[dict]], metric: str, title: str, p
     left.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def test_scores(scores: dict[str, dict[str, float]], ylabel: str, title: str, path,
@@ -74,7 +76,7 @@ def test_scores(scores: dict[str, dict[str, float]], ylabel: str, title: str, pa
     ax.set(ylabel=ylabel, title=title + ("  (grey ticks: paper)" if reference else ""))
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def weight_distributions(weights: np.ndarray, layer: str, path) -> Path:
@@ -93,7 +95,7 @@ def weight_distributions(weights: np.ndarray, layer: str, path) -> Path:
         name = scheme.upper() + ("" if scheme == "bc" else f" {distribution}")
         ax.set(title=name, ylim=(0, 1.1), xlabel="code")
     axes[1].set_ylabel("share of weights")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def frame_predictions(truth: np.ndarray, predictions: dict[str, np.ndarray],
@@ -115,7 +117,7 @@ def frame_predictions(truth: np.ndarray, predictions: dict[str, np.ndarray],
                 ax.set_title(f"frame {number}", fontsize=8)
             if c == 0:
                 ax.set_ylabel(label, fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def mse_per_frame(curves: dict[str, list[float]], frame_numbers: list[int], title: str, path) -> Path:
@@ -126,4 +128,4 @@ def mse_per_frame(curves: dict[str, list[float]], frame_numbers: list[int], titl
     ax.set(xlabel="predicted frame", ylabel="MSE", title=title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)

@@ -21,11 +21,12 @@ after Fig. 14.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from pipeline import atomic
 
 # TensorFlow (via training, figures) is imported inside the functions: the CLI imports this
 # module for the experiment names, and `lowbit --help` must stay instant.
@@ -137,9 +138,7 @@ def _read_json(path: Path):
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic.write_text(path, text)
 
 
 _KEPT = ("best_epoch", "epochs_completed", "n_train", "n_val", "n_test")

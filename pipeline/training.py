@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import models
-from pipeline import qat, quantizers
+from pipeline import atomic, qat, quantizers
 from pipeline.keras2 import keras, tf
 
 STRATEGIES = ("default", "mirrored")
@@ -317,12 +316,9 @@ def _finite(x) -> bool:
 
 
 def _save_model(model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        model.save(tmp)
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(obj, indent=2) + "\n")
