@@ -170,6 +170,11 @@ def check_tflite(flat: bytes) -> None:
             for i in _as_list(indices):
                 if not 0 <= i < n:
                     raise ArtifactError(f"subgraph {g} {what} {i} is not one of its {n} tensors")
+        # a value is available once it is a constant, a subgraph input, a variable or an output
+        # of an earlier op: LiteRT reads anything else uninitialised ("lacks data")
+        available = set(_as_list(subgraph.inputs)) | {
+            t for t, tensor in enumerate(tensors)
+            if tensor.isVariable or _buffer_size(buffers[tensor.buffer] if buffers else None, flat, "")}
         for o, op in enumerate(subgraph.operators or []):
             where = f"subgraph {g} op {o}"
             if not 0 <= op.opcodeIndex < len(codes):
@@ -177,12 +182,19 @@ def check_tflite(flat: bytes) -> None:
             for i in _as_list(op.inputs) + _as_list(op.intermediates):
                 if not -1 <= i < n:
                     raise ArtifactError(f"{where} reads tensor {i} of {n}")
+            for i in _as_list(op.inputs):
+                if i >= 0 and i not in available:
+                    raise ArtifactError(f"{where} reads tensor {i} before anything writes it")
             for i in _as_list(op.outputs):
                 if not 0 <= i < n:
                     raise ArtifactError(f"{where} writes tensor {i} of {n}")
+                available.add(i)
             for name, value in (vars(op.builtinOptions) if op.builtinOptions is not None else {}).items():
                 if name.endswith("SubgraphIndex") and not 0 <= value < len(subgraphs):
                     raise ArtifactError(f"{where} calls subgraph {value} of {len(subgraphs)}")
+        for i in _as_list(subgraph.outputs):
+            if i not in available:
+                raise ArtifactError(f"subgraph {g} output {i} is never written")
 
 
 def _as_list(values) -> list[int]:
@@ -190,6 +202,10 @@ def _as_list(values) -> list[int]:
 
 
 def _check_tflite_tensor(tensor, where: str, buffers, flat: bytes, type_names: dict) -> None:
+    try:
+        (tensor.name or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{where} has a name that is not UTF-8") from None
     shape = _as_list(tensor.shape)
     if any(d < -1 for d in shape):
         raise ArtifactError(f"{where} has shape {shape}")
@@ -215,8 +231,8 @@ def _check_tflite_tensor(tensor, where: str, buffers, flat: bytes, type_names: d
         zero_points = _as_list(q.zeroPoint)
         if len(zero_points) != len(scales):
             raise ArtifactError(f"{where}: {len(scales)} scales but {len(zero_points)} zero points")
-        if len(scales) > 1 and not (0 <= q.quantizedDimension < len(shape)
-                                    and shape[q.quantizedDimension] == len(scales)):
+        if not 0 <= q.quantizedDimension < max(len(shape), 1) or (
+                len(scales) > 1 and shape[q.quantizedDimension] != len(scales)):
             raise ArtifactError(f"{where}: {len(scales)} scales do not fit axis {q.quantizedDimension} of {shape}")
 
 

@@ -80,12 +80,13 @@ class TFLiteRunner(Runner):
     def __init__(self, artifact: Artifact, *, threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
+        self.path = artifact.path
         try:
             self.interpreter = Interpreter(model_content=artifact.content, num_threads=threads)
             self.interpreter.allocate_tensors()
+            inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         except (ValueError, RuntimeError) as err:
             raise ArtifactError(f"{artifact.path}: LiteRT refused it ({_first_line(err)})") from None
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or not outputs:
             raise ArtifactError(f"{artifact.path}: expected one input and at least one output, "
                                 f"got {len(inputs)} and {len(outputs)}")
@@ -103,9 +104,12 @@ class TFLiteRunner(Runner):
             self.interpreter.resize_tensor_input(self._input, x.shape)
             self.interpreter.allocate_tensors()
             self._allocated = x.shape
-        self.interpreter.reset_all_variables()
-        self.interpreter.set_tensor(self._input, x)
-        self.interpreter.invoke()
+        try:
+            self.interpreter.reset_all_variables()
+            self.interpreter.set_tensor(self._input, x)
+            self.interpreter.invoke()
+        except (ValueError, RuntimeError) as err:
+            raise ArtifactError(f"{self.path}: LiteRT failed to run it ({_first_line(err)})") from None
         return self.interpreter.get_tensor(self._output).copy()
 
 
@@ -120,6 +124,7 @@ class OnnxRunner(Runner):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
+        self.path = artifact.path
         try:
             self.session = ort.InferenceSession(artifact.content, options, providers=["CPUExecutionProvider"])
         except Exception as err:  # ORT raises its own pybind exception types, all to be reported
@@ -136,7 +141,10 @@ class OnnxRunner(Runner):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
-        return self.session.run([self._output], {self._input: x})[0]
+        try:
+            return self.session.run([self._output], {self._input: x})[0]
+        except Exception as err:  # ORT's pybind exception types (Fail, InvalidArgument, ...)
+            raise ArtifactError(f"{self.path}: ONNX Runtime failed to run it ({_first_line(err)})") from None
 
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,

@@ -122,7 +122,10 @@ def _cmd_predict(args) -> int:
         texts = (os.fsencode(t).decode("utf-8", errors="replace") for t in args.text)
     else:
         texts = predict.lines_of(sys.stdin.buffer)
-    predict.print_results(predictor.results(texts), sys.stdout)
+    try:
+        predict.print_results(predictor.results(texts), sys.stdout)
+    except (ValueError, ArtifactError) as err:  # the runtime failed on a model that loaded
+        return _fail("predict", err)
     return 0
 
 
