@@ -332,15 +332,18 @@ def read_weights(onnx_bytes: bytes) -> dict[str, np.ndarray]:
     proto = onnx.load_from_string(onnx_bytes)
     entries = stored_tensors(onnx_bytes)
     graph_input = proto.graph.input[0]
-    steps = graph_input.type.tensor_type.shape.dim[1].dim_value
+    dims = [d.dim_value or 1 for d in graph_input.type.tensor_type.shape.dim]  # dynamic -> 1
     values = {}
     for e in entries:
         proto.graph.output.append(helper.make_empty_tensor_value_info(e["read_from"]))
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     lookups = [e for e in entries if e["layout"].startswith(("GatherBlockQuantized", "widened"))]
-    vocab = lookups[0]["shape"][0] if lookups else 1
-    ids = np.arange(-(-vocab // steps) * steps, dtype=np.int32) % vocab
-    outputs = session.run([e["read_from"] for e in entries], {graph_input.name: ids.reshape(-1, steps)})
+    if lookups:  # token ids 0 .. vocab-1, row after row
+        steps, vocab = dims[1], lookups[0]["shape"][0]
+        feed = (np.arange(-(-vocab // steps) * steps, dtype=np.int32) % vocab).reshape(-1, steps)
+    else:  # the unpacked weights do not depend on the input
+        feed = np.zeros(dims, helper.tensor_dtype_to_np_dtype(graph_input.type.tensor_type.elem_type))
+    outputs = session.run([e["read_from"] for e in entries], {graph_input.name: feed})
     for e, out in zip(entries, outputs):
         if e in lookups:
             values[e["name"]] = out.reshape(-1, e["shape"][1])[:vocab].astype(np.float32)

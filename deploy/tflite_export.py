@@ -18,6 +18,11 @@ pure ``bytes -> bytes`` passes:
    every fused LSTM are rewritten to int8 here: codes q ∈ {-1, 0, 1} (scale = the tensor's
    largest magnitude) or {±1, ±2} for QC (scale half of it), exact by construction (checked);
    the LSTM runs in hybrid mode (the op rejects INT2/INT4).
+4. :func:`dequantize_conv_filters` — ai-edge-quantizer fails on per-tensor CONV_2D filters and
+   has no CONV_3D, so every convolution filter (ConvLSTM2D's gate convolutions inside the
+   ``WHILE`` body, the Conv3D reconstruction) is stored here in INT2 (BC, TC) or INT4 (QC) behind
+   an explicit ``DEQUANTIZE``: the convolution computes in float, exactly (int8 hybrid
+   convolutions were measured: exact weights but activations quantized, and slower than float).
 
 Every weight read back from the file (:func:`read_weights` in :mod:`deploy.tflite_reader`)
 equals the stripped Keras weight bit for bit. Callers must reset the interpreter's variable
@@ -57,7 +62,8 @@ def convert_keras_model(model, *, scheme: str, batch_size: int = 1) -> bytes:
         return flat
     flat = gather_to_embedding_lookup(flat)
     flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme)
-    return quantize_lstm_gates(flat, scheme=scheme)
+    flat = quantize_lstm_gates(flat, scheme=scheme)
+    return dequantize_conv_filters(flat, scheme=scheme)
 
 
 # --------------------------------------------------------------------------- flatbuffer access
@@ -202,16 +208,68 @@ def _to_int8_codes(model, subgraph, index: int, scheme: str) -> None:
     weights = constant(model, subgraph, index)
     if weights is None:
         raise ValueError(f"LSTM weight {tensor.name.decode()!r} is not a float constant")
-    largest = np.float32(np.max(np.abs(weights)))
-    step = np.float32(largest / np.float32(CODE_STEPS[scheme])) if largest > 0 else np.float32(1)
-    q = np.round(weights / step).astype(np.int8)
-    if not np.array_equal(q.astype(np.float32) * step, weights):
-        raise ValueError(f"LSTM weight {tensor.name.decode()!r} is not {scheme} codes × one scale")
+    q, step = _codes_and_step(weights, scheme, f"LSTM weight {tensor.name.decode()!r}")
     model.buffers[tensor.buffer].data = q.view(np.uint8).ravel()
     tensor.type = T.INT8
     tensor.quantization = schema.QuantizationParametersT()
     tensor.quantization.scale, tensor.quantization.zeroPoint = [float(step)], [0]
     tensor.quantization.quantizedDimension = 0
+
+
+def dequantize_conv_filters(flat: bytes, *, scheme: str) -> bytes:
+    """Every constant CONV_2D / CONV_3D filter -> INT2/INT4 codes × one scale + ``DEQUANTIZE``.
+
+    All-zero constants (the zero kernel Keras' ConvLSTM2D convolves with to shape its initial
+    state) are not weights and stay float. A filter that is not the scheme's codes × one scale
+    raises ``ValueError``.
+    """
+    model = read(flat)
+    dequantize = None
+    bits = LOW_BIT_WIDTH[scheme]
+    for subgraph in model.subgraphs:
+        ops = []
+        for op in subgraph.operators:
+            if opcode(model, op) in (OP.CONV_2D, OP.CONV_3D):
+                weights = constant(model, subgraph, op.inputs[1])
+                if weights is not None and np.any(weights):
+                    dequantize = dequantize if dequantize is not None else _opcode_index(model, OP.DEQUANTIZE)
+                    replaced = op.inputs[1]
+                    ops.append(_low_bit_dequantize_op(model, subgraph, op, weights, scheme, bits, dequantize))
+                    buffer = subgraph.tensors[replaced].buffer
+                    shared = sum(t.buffer == buffer for sg in model.subgraphs for t in sg.tensors) > 1
+                    if not shared and not any(replaced in other.inputs for other in subgraph.operators):
+                        model.buffers[buffer].data = None  # the float copy goes
+            ops.append(op)
+        subgraph.operators = ops
+    return write(model)
+
+
+def _low_bit_dequantize_op(model, subgraph, op, weights: np.ndarray, scheme: str, bits: int, dequantize: int):
+    """A ``DEQUANTIZE`` from a new packed INT2/INT4 tensor into ``op``'s filter input."""
+    name = subgraph.tensors[op.inputs[1]].name.decode()
+    q, step = _codes_and_step(weights, scheme, f"convolution filter {name!r}")
+    levels = (q.astype(np.int16) & ((1 << bits) - 1)).astype(np.uint8)  # two's complement
+    packed = _add_tensor(model, subgraph, f"{name}/int{bits}", weights.shape, TYPE_OF_BITS[bits],
+                         packing.pack(levels, bits))
+    tensor = subgraph.tensors[packed]
+    tensor.quantization = schema.QuantizationParametersT()
+    tensor.quantization.scale, tensor.quantization.zeroPoint = [float(step)], [0]
+    tensor.quantization.quantizedDimension = 0
+    restored = _add_tensor(model, subgraph, f"{name}/dequantized", weights.shape, T.FLOAT32)
+    op.inputs[1] = restored
+    dq = schema.OperatorT()
+    dq.opcodeIndex, dq.inputs, dq.outputs = dequantize, [packed], [restored]
+    return dq
+
+
+def _codes_and_step(weights: np.ndarray, scheme: str, what: str) -> tuple[np.ndarray, np.float32]:
+    """Integer codes q and a scale with ``q × scale == weights`` exactly, else ``ValueError``."""
+    largest = np.float32(np.max(np.abs(weights)))
+    step = np.float32(largest / np.float32(CODE_STEPS[scheme])) if largest > 0 else np.float32(1)
+    q = np.round(weights / step).astype(np.int8)
+    if not np.array_equal(q.astype(np.float32) * step, weights):
+        raise ValueError(f"{what} is not {scheme} codes × one scale")
+    return q, step
 
 
 # --------------------------------------------------------------------------- reading back
