@@ -2,12 +2,10 @@
 
 Stages, each skipped when its outputs are up to date:
 
-1. **train** ``fp`` from scratch (Adam, ``learning_rate``), then ``bc``, ``tc`` and ``qc`` by QAT
-   starting from the trained ``fp`` weights (``--init-from``) at ``finetune_learning_rate``.
-   Measured on IMDB LSTM (full data, seed 0): QC from scratch 82.96 % test accuracy, QC
-   fine-tuned from the float model at 3e-4 83.96 % (float 83.92 %); at 1e-3 the fine-tuning
-   lost accuracy. A run is reused when ``RUNS/<task>-<scheme>/run.json`` exists with the same
-   settings, model definition and starting weights; an interrupted run is resumed.
+1. **train** ``fp`` from scratch, then ``bc``, ``tc`` and ``qc`` by QAT starting from the trained
+   ``fp`` weights (:mod:`pipeline.recipe`: learning rates and the measurements behind them).
+   A run is reused when ``RUNS/<task>-<scheme>/run.json`` exists with the same settings, model
+   definition and starting weights; an interrupted run is resumed.
 2. **convert** every run to ``model.tflite`` and ``model.onnx`` (:func:`deploy.convert.convert_run`);
    skipped when ``manifest.json`` belongs to the current ``model.h5`` and lists both files
    with matching sha256.
@@ -29,6 +27,8 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from pipeline import recipe
 
 QUANTIZED = ("bc", "tc", "qc")
 
@@ -53,7 +53,8 @@ def log(message: str) -> None:
 
 def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = None,
         finetune_epochs: int | None = None, runs_dir="runs/main", data_dir=None, limit: int | None = None,
-        seed: int = 0, learning_rate: float = 1e-3, finetune_learning_rate: float = 3e-4,
+        seed: int = 0, learning_rate: float = recipe.FLOAT_LEARNING_RATE,
+        finetune_learning_rate: float = recipe.FINETUNE_LEARNING_RATE,
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``."""

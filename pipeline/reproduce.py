@@ -1,7 +1,7 @@
 """``lowbit reproduce imdb|summation|frames``: the paper's sweeps, their results and figures.
 
 For an experiment, every (task, scheme, distribution) run is trained into
-``RUNS/<task>-<scheme>[-uniform]`` with :func:`pipeline.training.train` — skipped when that
+``RUNS/<experiment>/<task>-<scheme>[-uniform]`` with :func:`pipeline.training.train` — skipped when that
 directory already holds a finished run with the same settings, resumed when it holds an
 interrupted one — then ``DOCS/results/<experiment>.json``, the PNG figures beside it and
 ``DOCS/results.md`` (rebuilt from every ``DOCS/results/*.json`` present) are written.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import atomic
+from pipeline import atomic, recipe
 
 # TensorFlow (via training, figures) is imported inside the functions: the CLI imports this
 # module for the experiment names, and `lowbit --help` must stay instant.
@@ -47,20 +47,35 @@ class Experiment:
     limit: int | None = None
     note: str = ""
     other_tasks: tuple[str, ...] = ()  # what --task may swap in for a one-task experiment
+    learning_rate: float = recipe.SCRATCH_LEARNING_RATE  # of the runs trained from scratch
+    # None: every run from scratch; else the quantized runs start from their task's fp run
+    # (pipeline.recipe) at this learning rate, and the fp run trains at FLOAT_LEARNING_RATE
+    finetune_learning_rate: float | None = None
 
 
 def _grid(tasks, variants_for) -> tuple:
     return tuple((t, s, d) for t in tasks for s, d in variants_for(t))
 
 
+_IMDB_SETUP = ("Paper §IV.A setup: 20,000 words, 80 tokens, 128 units, batch 64, Adam, binary "
+               "cross-entropy, up to 20 epochs, early-stopped on a 10 % validation split of the "
+               "training reviews (the test reviews are used once, for the reported accuracy).")
 EXPERIMENTS = {
     "imdb": Experiment(
         "imdb", ("imdb-lstm", "imdb-gru"),
         _grid(("imdb-lstm", "imdb-gru"), lambda t: BASE_VARIANTS),
         epochs=20, batch_size=64, patience=3,
-        note="Paper §IV.A setup: 20,000 words, 80 tokens, 128 units, batch 64, Adam, binary "
-             "cross-entropy, up to 20 epochs, early-stopped on a 10 % validation split of the "
-             "training reviews (the test reviews are used once, for the reported accuracy).",
+        learning_rate=recipe.FLOAT_LEARNING_RATE, finetune_learning_rate=recipe.FINETUNE_LEARNING_RATE,
+        note=_IMDB_SETUP + " lowbit's recipe: the float model at learning rate "
+             f"{recipe.FLOAT_LEARNING_RATE:g}, then BC, TC and QC by QAT starting from its weights "
+             f"at {recipe.FINETUNE_LEARNING_RATE:g}.",
+    ),
+    "imdb-scratch": Experiment(
+        "imdb-scratch", ("imdb-lstm", "imdb-gru"),
+        _grid(("imdb-lstm", "imdb-gru"), lambda t: BASE_VARIANTS),
+        epochs=20, batch_size=64, patience=3,
+        note=_IMDB_SETUP + " The paper's protocol: every scheme trained from scratch at learning "
+             f"rate {recipe.SCRATCH_LEARNING_RATE:g}.",
     ),
     "summation": Experiment(
         "summation", ("summation-lstm", "summation-gru"),
@@ -113,14 +128,15 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
 
     experiment = replace(experiment, epochs=epochs or experiment.epochs,
                          limit=limit if limit is not None else experiment.limit)
+    run_dir = {(t, s, d): str(Path(runs_dir) / name / f"{t}-{run_key(s, d)}") for t, s, d in experiment.runs}
     configs = [
-        TrainConfig(task=t, scheme=s, distribution=d, out=str(Path(runs_dir) / f"{t}-{run_key(s, d)}"),
-                    epochs=experiment.epochs, batch_size=experiment.batch_size,
-                    patience=experiment.patience, limit=experiment.limit, seed=seed, data_dir=data_dir)
+        TrainConfig(task=t, scheme=s, distribution=d, out=run_dir[(t, s, d)], epochs=experiment.epochs,
+                    batch_size=experiment.batch_size, patience=experiment.patience, limit=experiment.limit,
+                    seed=seed, data_dir=data_dir, **_start(experiment, t, s, run_dir))
         for t, s, d in experiment.runs
     ]
-    for config in configs:  # every setting checked before the first run starts
-        config.validate()
+    for config in configs:  # every setting checked before the first run starts (the fp runs
+        replace(config, init_from=None).validate()  # that others start from exist only later)
     summaries = {}
     for i, config in enumerate(configs, 1):
         summaries[config.out] = train_or_reuse(config, label=f"[{i}/{len(configs)}]", progress=progress)
@@ -130,6 +146,13 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
     _write(out, json.dumps(results, indent=2) + "\n")
     _write(Path(docs_dir) / "results.md", render_markdown(Path(docs_dir) / "results"))
     return results
+
+
+def _start(experiment: Experiment, task: str, scheme: str, run_dir: dict) -> dict:
+    """Learning rate and starting weights of one run (:mod:`pipeline.recipe`)."""
+    if experiment.finetune_learning_rate is None or scheme == "fp":
+        return {"learning_rate": experiment.learning_rate}
+    return {"learning_rate": experiment.finetune_learning_rate, "init_from": run_dir[(task, "fp", "normal")]}
 
 
 def _read_json(path: Path):
@@ -150,7 +173,8 @@ def _results(experiment: Experiment, configs, summaries, seed: int) -> dict:
         "setup": {"tasks": list(dict.fromkeys(c.task for c in configs)), "epochs": experiment.epochs,
                   "batch_size": experiment.batch_size, "patience": experiment.patience,
                   "limit": experiment.limit, "seed": seed, "scale": configs[0].scale,
-                  "learning_rate": configs[0].learning_rate, "note": experiment.note},
+                  "learning_rate": experiment.learning_rate,
+                  "finetune_learning_rate": experiment.finetune_learning_rate, "note": experiment.note},
     }
     for config in configs:
         summary = summaries[config.out]
@@ -179,15 +203,16 @@ def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -
             pairs = {k: v for k, v in histories.items() if k[:2] in ("tc", "qc")}
             drawn.append(figures.training_curves(pairs, metric, f"{name} {arch.upper()} normal vs uniform",
                                                  out_dir / f"{name}-{arch}-normal-vs-uniform.png"))
-    if name in ("imdb", "summation"):
-        key, label = (("test_accuracy", "test accuracy (%)") if name == "imdb"
+    if name != "frames":
+        imdb = name.startswith("imdb")
+        key, label = (("test_accuracy", "test accuracy (%)") if imdb
                       else ("test_exact_match", "test exact-match accuracy (%)"))
         scores = {arch_of(c.task): {} for c in configs}
         for c in configs:
             scores[arch_of(c.task)][run_key(c.scheme, c.distribution)] = 100 * summaries[c.out][key]
         drawn.append(figures.test_scores(scores, label, f"{name}: test accuracy per scheme",
                                          out_dir / f"{name}-test.png",
-                                         reference=PAPER_IMDB_LSTM if name == "imdb" else None))
+                                         reference=PAPER_IMDB_LSTM if imdb else None))
     first_fp = next(c for c in configs if c.scheme == "fp")
     layer, weights = _recurrent_kernel(Path(first_fp.out) / "model.h5")
     drawn.append(figures.weight_distributions(weights, f"{arch_of(first_fp.task)} {layer}",
@@ -252,7 +277,10 @@ def _experiment_markdown(results: dict) -> list[str]:
     archs = [k for k in results if k not in ("experiment", "setup", "figures")]
     lines = [f"## {name}", "", setup["note"], "",
              f"Up to {setup['epochs']} epochs, batch {setup['batch_size']}, patience {setup['patience']}, "
-             f"learning rate {setup['learning_rate']}, scale `{setup['scale']}`"
+             f"learning rate {setup['learning_rate']}"
+             + (f" (QAT from the float weights: {setup['finetune_learning_rate']})"
+                if setup.get("finetune_learning_rate") else "")
+             + f", scale `{setup['scale']}`"
              + (f", limit {setup['limit']}" if setup["limit"] else "") + ". "
              + "Examples (training / validation / test): "
              + "{n_train:,} / {n_val:,} / {n_test:,}.".format(**next(iter(results[archs[0]].values()))), ""]
@@ -270,7 +298,7 @@ def _experiment_markdown(results: dict) -> list[str]:
                              + (f" | {ratio:.3f}{verdict} |" if key != "fp" else " | 1 |"))
             lines += ["", f"Target: quantized MSE of every predicted frame ≤ {FRAMES_MSE_RATIO_TARGET}× FP's.", ""]
     else:
-        key = "test_accuracy" if name == "imdb" else "test_exact_match"
+        key = "test_accuracy" if name.startswith("imdb") else "test_exact_match"
         header = "| arch | scheme | test accuracy (%) | " + (
             "per-symbol accuracy (%) | " if name == "summation" else "target (%) | paper LSTM (%) | "
         ) + "best epoch / run |"

@@ -29,7 +29,7 @@ def test_summation_sweep_writes_results_figures_and_markdown_then_reuses_runs(tm
     assert saved == json.loads(json.dumps(results))
     assert set(saved["lstm"]) == {"fp", "tc", "tc-uniform"}
     for key, entry in saved["lstm"].items():
-        run = json.loads((tmp_path / "runs" / f"summation-lstm-{key}" / "run.json").read_text())
+        run = json.loads((tmp_path / "runs" / "summation" / f"summation-lstm-{key}" / "run.json").read_text())
         assert entry["test_exact_match"] == run["test_exact_match"]
         assert entry["test_accuracy"] == run["test_accuracy"] and entry["n_test"] == 60
     assert saved["setup"]["epochs"] == 1 and saved["setup"]["limit"] == 60
@@ -42,16 +42,16 @@ def test_summation_sweep_writes_results_figures_and_markdown_then_reuses_runs(tm
     assert "## summation" in markdown and "| lstm | tc-uniform |" in markdown
     assert all(f"]({figure})" in markdown for figure in saved["figures"])
 
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/run.json")}
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/*/run.json")}
     capsys.readouterr()
     reproduce.reproduce("summation", **options)
     assert "finished earlier, reused" in capsys.readouterr().err
-    assert stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/run.json")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/*/run.json")}
 
     with pytest.raises(FileExistsError, match="other settings"):
         reproduce.reproduce("summation", **{**options, "epochs": 2})
 
-    run_json = tmp_path / "runs" / "summation-lstm-fp" / "run.json"
+    run_json = tmp_path / "runs" / "summation" / "summation-lstm-fp" / "run.json"
     run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "architecture_sha256": "0" * 64}))
     with pytest.raises(FileExistsError, match="another definition of the summation-lstm model"):
         reproduce.reproduce("summation", **options)
@@ -81,8 +81,25 @@ def test_markdown_marks_imdb_targets_met_and_missed(tmp_path):
 
 
 def test_bad_experiment_or_task_is_refused_before_any_work(tmp_path):
-    with pytest.raises(ValueError, match="valid choices: imdb, summation, frames"):
+    with pytest.raises(ValueError, match="valid choices: imdb, imdb-scratch, summation, frames"):
         reproduce.reproduce("mnist", runs_dir=tmp_path)
     with pytest.raises(ValueError, match="does not fit experiment imdb"):
         reproduce.reproduce("imdb", runs_dir=tmp_path, task="frames-convlstm")
     assert not any(tmp_path.iterdir())
+
+
+def test_imdb_quantized_runs_start_from_the_float_run(tmp_path, monkeypatch, shared_data):
+    from pipeline import recipe
+
+    imdb = dataclasses.replace(reproduce.EXPERIMENTS["imdb"], tasks=("imdb-lstm",),
+                               runs=(("imdb-lstm", "fp", "normal"), ("imdb-lstm", "tc", "normal")))
+    monkeypatch.setitem(reproduce.EXPERIMENTS, "imdb", imdb)
+    results = reproduce.reproduce("imdb", runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs",
+                                  data_dir=str(shared_data), epochs=1, limit=100, progress=False)
+    runs = tmp_path / "runs" / "imdb"
+    fp = json.loads((runs / "imdb-lstm-fp" / "config.json").read_text())
+    tc = json.loads((runs / "imdb-lstm-tc" / "config.json").read_text())
+    assert fp["learning_rate"] == recipe.FLOAT_LEARNING_RATE and fp["init_from"] is None
+    assert tc["learning_rate"] == recipe.FINETUNE_LEARNING_RATE and tc["init_from"] == str(runs / "imdb-lstm-fp")
+    assert results["setup"]["finetune_learning_rate"] == recipe.FINETUNE_LEARNING_RATE
+    assert "QAT from the float weights" in (tmp_path / "docs" / "results.md").read_text()
