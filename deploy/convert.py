@@ -22,7 +22,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline import atomic
+from pipeline import atomic, model_files
+from pipeline.downloads import file_hash
 
 FORMATS = ("tflite", "onnx")
 FILENAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
@@ -50,9 +51,8 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
 
     from deploy import onnx_export, tflite_export
     from deploy.weights import quantized_tensors
-    from pipeline.keras2 import keras
 
-    model = keras.models.load_model(model_path, compile=False, safe_mode=True)
+    model = model_files.load(model_path)
     n_weights = sum(t.codes.size for t in quantized_tensors(model, scheme)) if scheme != "fp" else 0
     artifacts, blobs = {}, {}
     for fmt in formats:
@@ -71,7 +71,7 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
             "tensors": tensors,
         }
     manifest_path = run_dir / MANIFEST
-    source_sha = _sha256_file(model_path)
+    source_sha = file_hash(model_path, "sha256")
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     if previous.get("source", {}).get("sha256") != source_sha:
         previous = {}  # artifacts of another model.h5 are not carried over
@@ -85,11 +85,3 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
         atomic.write_bytes(run_dir / name, blob)
     atomic.write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

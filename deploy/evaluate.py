@@ -136,13 +136,13 @@ def _sequence_length(artifact) -> int | None:
 
 
 def _measure_quality(measured, test_sets, threads: int, progress: bool) -> None:
-    from pipeline.keras2 import keras
+    from pipeline import model_files
 
     keras_outputs = {}
     for m in measured:
         test = test_sets[m.entry["_test"]]
         if m.entry["_test"] not in keras_outputs:
-            model = keras.models.load_model(m.run_dir / "model.h5", compile=False, safe_mode=True)
+            model = model_files.load(m.run_dir / "model.h5")
             keras_outputs[m.entry["_test"]] = test.outputs(lambda x: model.predict(x, batch_size=256, verbose=0))
         runner = runtimes.load(m.artifact, threads=threads)
         steps = len(test) * (1 if test.family != "frames" else test.x.shape[1] - _seen())

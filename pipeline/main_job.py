@@ -22,13 +22,13 @@ epochs, 2 fine-tuning epochs per quantized scheme) and ``paper`` (the paper's bu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline import recipe
+from pipeline.downloads import file_hash
 
 QUANTIZED = ("bc", "tc", "qc")
 
@@ -121,7 +121,7 @@ def _train(configs, progress: bool) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_hash(path, "sha256")
 
 
 def _convert(run_dir: Path) -> dict:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import atomic, recipe
+from pipeline import atomic, model_files, recipe
 
 # TensorFlow (via training, figures) is imported inside the functions: the CLI imports this
 # module for the experiment names, and `lowbit --help` must stay instant.
@@ -226,7 +226,7 @@ def _recurrent_kernel(model_path: Path):
     """(layer name, kernel) of the first recurrent layer of a trained float model."""
     from pipeline.keras2 import keras
 
-    model = keras.models.load_model(model_path, compile=False, safe_mode=True)
+    model = model_files.load(model_path)
     for layer in model.layers:
         if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU, keras.layers.ConvLSTM2D)):
             return layer.name, layer.get_weights()[0]
@@ -237,7 +237,6 @@ def _draw_frames(experiment, configs, summaries, out_dir: Path, data_dir) -> lis
     from models import get_task
     from models.frames import predict_frames
     from pipeline import figures, moving_mnist
-    from pipeline.keras2 import keras
 
     config = configs[0]
     splits = get_task(config.task).load_data(data_dir, limit=config.limit, seed=config.seed)
@@ -246,7 +245,7 @@ def _draw_frames(experiment, configs, summaries, out_dir: Path, data_dir) -> lis
     numbers = list(range(seen, full.shape[0] + 1))  # last seen frame, then every predicted one
     predictions = {}
     for c in configs:
-        model = keras.models.load_model(Path(c.out) / "model.h5", compile=False, safe_mode=True)
+        model = model_files.load(Path(c.out) / "model.h5")
         predicted = predict_frames(model, full[None, :seen], full.shape[0] - seen)[0]
         predictions[run_key(c.scheme, c.distribution)] = np.concatenate([full[seen - 1:seen], predicted])[..., 0]
     drawn = [figures.frame_predictions(full[seen - 1:, ..., 0], predictions, numbers,

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import models
-from pipeline import atomic, qat, quantizers
+from pipeline import atomic, model_files, qat, quantizers
+from pipeline.downloads import file_hash
 from pipeline.keras2 import keras, tf
 
 STRATEGIES = ("default", "mirrored")
@@ -82,8 +83,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
 
     with distribution_strategy(config.strategy).scope():
         if state:
-            with qat.quantize_scope():
-                model = keras.models.load_model(run_dir / "checkpoint.h5")
+            model = model_files.load(run_dir / "checkpoint.h5", compile=True, qat=True)
         else:
             start = _initial_model(task, config)
             model = qat.quantize_model(start, config.scheme,
@@ -116,7 +116,7 @@ def _initial_model(task, config: TrainConfig):
     """The float model QAT starts from: freshly initialised, or ``init_from``'s trained weights."""
     model = task.build()
     if config.init_from is not None:
-        source = keras.models.load_model(Path(config.init_from) / "model.h5", compile=False, safe_mode=True)
+        source = model_files.load(Path(config.init_from) / "model.h5")
         model.set_weights(source.get_weights())
     return model
 
@@ -195,13 +195,7 @@ def _read_json(path: Path):
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_hash(path, "sha256")
 
 
 def distribution_strategy(name: str):
@@ -244,8 +238,7 @@ def _stopped_early(state: dict, config: TrainConfig) -> bool:
 
 
 def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> dict:
-    with qat.quantize_scope():
-        best = keras.models.load_model(run_dir / "best.h5")
+    best = model_files.load(run_dir / "best.h5", compile=True, qat=True)
     _save_model(best, run_dir / "qat.h5")
     stripped = qat.strip(best)
     stripped.compile(loss=task.loss, metrics=[task.metric])

@@ -1,0 +1,75 @@
+"""Loading Keras model files (``.h5``) without running code stored in them.
+
+tf-keras' H5 loader rebuilds a ``Lambda`` layer from the marshalled Python bytecode in the file
+even with ``safe_mode=True`` (measured with tf-keras 2.21: a saved ``Lambda`` loaded and ran), so a
+``model.h5`` from elsewhere could execute anything on load. :func:`load` first reads the file's
+``model_config`` JSON with h5py and refuses every ``class_name`` outside :data:`ALLOWED` — the
+layers, initializers and lowbit QAT objects lowbit's models are made of — then loads with
+``safe_mode=True``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ALLOWED = frozenset({
+    # containers and layers of lowbit's models
+    "Functional", "Sequential", "Model", "InputLayer", "Embedding", "SpatialDropout1D", "Dropout",
+    "LSTM", "GRU", "ConvLSTM2D", "LSTMCell", "GRUCell", "ConvLSTM2DCell", "Dense", "Conv3D",
+    "TimeDistributed", "RepeatVector", "BatchNormalization",
+    # initializers, regularizers, constraints Keras writes into layer configs
+    "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
+    "Orthogonal", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
+    "VarianceScaling", "Identity", "L1", "L2", "L1L2", "MaxNorm", "NonNeg", "UnitNorm",
+    # tfmot wrapper and lowbit's quantizers / quantize configs (registered as "lowbit>Name")
+    "QuantizeWrapper", "QuantizeWrapperV2", "BinaryConnect", "TernaryConnect", "QuaternaryConnect",
+    "lowbit>BinaryConnect", "lowbit>TernaryConnect", "lowbit>QuaternaryConnect",
+    "lowbit>WeightsQuantizeConfig", "lowbit>RNNWeightsQuantizeConfig",
+    "lowbit>TimeDistributedWeightsQuantizeConfig",
+})
+
+
+def classes_in(path) -> set[str]:
+    """Every ``class_name`` in the model configuration stored in an ``.h5`` file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 model file ({err})") from None
+    if raw is None:
+        raise ValueError(f"{path}: no model_config in the file; not a Keras model")
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("class_name"), str):
+                found.add(node["class_name"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(raw.decode() if isinstance(raw, bytes) else raw))
+    return found
+
+
+def load(path, *, compile: bool = False, qat: bool = False):
+    """The Keras model in ``path`` after checking its classes; ``qat`` loads a QAT model (inside
+    :func:`pipeline.qat.quantize_scope`). ``ValueError`` names any class that is not allowed."""
+    path = Path(path)
+    refused = sorted(classes_in(path) - ALLOWED)
+    if refused:
+        raise ValueError(f"{path}: refusing to load {', '.join(refused)}: a model file may only hold "
+                         "lowbit's layers (a Lambda layer would run code stored in the file)")
+    from pipeline.keras2 import keras
+
+    if not qat:
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    from pipeline.qat import quantize_scope
+
+    with quantize_scope():
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
