@@ -188,3 +188,12 @@ def test_init_from_refuses_what_does_not_fit(tmp_path, shared_data):
     with pytest.raises(ValueError, match="trained on other data"):  # another sample -> other vocabulary
         train(config(tmp_path, shared_data, limit=250, init_from=str(tmp_path / "fp")), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fine_tuning_run_does_not_replay_the_float_runs_random_stream(tmp_path):
+    from pipeline.training import random_seed
+
+    base = TrainConfig(task="imdb-lstm", scheme="fp", out=str(tmp_path / "fp"), seed=3)
+    tuned = TrainConfig(task="imdb-lstm", scheme="tc", out=str(tmp_path / "tc"), seed=3, init_from=base.out)
+    assert random_seed(base, 0) == 3 and random_seed(base, 2) == 5
+    assert random_seed(tuned, 0) not in {random_seed(base, k) for k in range(100)}
