@@ -41,6 +41,7 @@ class Measured:
     run_dir: Path
     scheme: str
     artifact: artifacts_mod.Artifact
+    test: testsets.TestSet | None = None  # shared by the artifacts of one run
     entry: dict = field(default_factory=dict)  # the report.json object
 
     @property
@@ -76,25 +77,22 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
 
     test_sets = {}
     for m in measured:
-        seq_len = _sequence_length(m.artifact)
-        key = (m.run_dir, seq_len)
+        key = (m.run_dir, _sequence_length(m.artifact))
         if key not in test_sets:
-            test_sets[key] = testsets.load(m.run_dir, data_dir=data_dir, limit=limit, seq_len=seq_len)
-        m.entry["_test"] = key
-    _measure_quality(measured, test_sets, thread_counts[-1], progress)
+            test_sets[key] = testsets.load(m.run_dir, data_dir=data_dir, limit=limit, seq_len=key[1])
+        m.test = test_sets[key]
+    _measure_quality(measured, thread_counts[-1], progress)
     for fmt in formats:
         group = [m for m in measured if m.artifact.format == fmt]
-        _measure_latency(group, test_sets, thread_counts, runs=runs, warmup=warmup, progress=progress)
+        _measure_latency(group, thread_counts, runs=runs, warmup=warmup, progress=progress)
         _measure_load_time(group, loads)
     if memory_probe:
         for m in tqdm(measured, desc="peak memory", disable=None if progress else True, leave=False):
-            sample = test_sets[m.entry["_test"]].sample_input()
-            probe = memory.measure(m.artifact.path, sample, threads=1)
+            probe = memory.measure(m.artifact.path, m.test.sample_input(), threads=1)
             m.entry.update(peak_rss_mb=probe["peak_rss_mb"], model_rss_mb=probe["model_rss_mb"])
 
-    first = test_sets[measured[0].entry["_test"]]
+    first = measured[0].test
     for m in measured:
-        del m.entry["_test"]
         _add_ratios(m, base[m.artifact.format], thread_counts)
     report = {
         "task": tasks[0], "baseline": baseline, "metric": first.metric,
@@ -135,21 +133,21 @@ def _sequence_length(artifact) -> int | None:
     return runner.input_shape[1]
 
 
-def _measure_quality(measured, test_sets, threads: int, progress: bool) -> None:
+def _measure_quality(measured, threads: int, progress: bool) -> None:
     from pipeline import model_files
 
-    keras_outputs = {}
+    keras_outputs = {}  # id(test set) -> the run's Keras model's outputs on it
     for m in measured:
-        test = test_sets[m.entry["_test"]]
-        if m.entry["_test"] not in keras_outputs:
+        test = m.test
+        if id(test) not in keras_outputs:
             model = model_files.load(m.run_dir / "model.h5")
-            keras_outputs[m.entry["_test"]] = test.outputs(lambda x: model.predict(x, batch_size=256, verbose=0))
+            keras_outputs[id(test)] = test.outputs(lambda x: model.predict(x, batch_size=256, verbose=0))
         runner = runtimes.load(m.artifact, threads=threads)
         steps = len(test) * (1 if test.family != "frames" else test.x.shape[1] - _seen())
         with tqdm(total=steps, desc=f"{m.key} on {len(test):,} test examples", unit="ex",
                   disable=None if progress else True, leave=False) as bar:
             outputs = test.outputs(lambda x: runner.predict(x, progress=bar.update))
-        reference = keras_outputs[m.entry["_test"]]
+        reference = keras_outputs[id(test)]
         m.entry.update({
             "scheme": m.scheme, "format": m.artifact.format, "path": str(m.artifact.path),
             "run_dir": str(m.run_dir), "size_bytes": len(m.artifact.content),
@@ -170,13 +168,12 @@ def _seen() -> int:
     return SEEN
 
 
-def _measure_latency(group, test_sets, thread_counts, *, runs: int, warmup: int, progress: bool) -> None:
+def _measure_latency(group, thread_counts, *, runs: int, warmup: int, progress: bool) -> None:
     for threads in thread_counts:
         calls = {}
         for m in group:
             runner = runtimes.load(m.artifact, threads=threads)
-            test = test_sets[m.entry["_test"]]
-            inputs = [test.sample_input(i) for i in range(min(SAMPLES, len(test)))]
+            inputs = [m.test.sample_input(i) for i in range(min(SAMPLES, len(m.test)))]
             calls[m.key] = _cycling(runner, inputs)
         fmt = group[0].artifact.format
         with tqdm(total=runs, desc=f"{fmt} latency, {threads} thread(s)", disable=None if progress else True,

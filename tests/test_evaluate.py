@@ -93,3 +93,28 @@ def test_refusals(converted_runs, tmp_path, shared_data):
         evaluate([converted_runs["fp"], bare], out_dir=tmp_path, data_dir=shared_data, limit=10, runs=1)
     assert cli.main(["evaluate", str(converted_runs["tc"]), "--out", str(tmp_path / "r"), "--limit", "5"]) == 2
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("task, limit, metric", [("summation-gru", 200, "exact_match"),
+                                                 ("frames-convlstm-32", 20, "mse")])
+def test_summation_and_frames_runs_are_measured_through_their_artifacts(tmp_path, shared_data, task, limit, metric):
+    from deploy.convert import convert_run
+    from pipeline.training import TrainConfig, train
+
+    runs = []
+    for scheme in ("fp", "qc"):
+        out = tmp_path / f"{task}-{scheme}"
+        train(TrainConfig(task=task, scheme=scheme, out=str(out), epochs=1, limit=limit, batch_size=8,
+                          data_dir=str(shared_data)), progress=False)
+        convert_run(out)
+        runs.append(out)
+    data = evaluate(runs, out_dir=tmp_path / "report", data_dir=shared_data, runs=5, warmup=1, loads=1,
+                    memory_probe=False, progress=False)
+    assert data["metric"] == metric and len(data["artifacts"]) == 4
+    for a in data["artifacts"]:
+        if metric == "mse":  # ConvLSTM computes in float in both runtimes: the artifact is the model
+            assert a["agreement"] is None and len(a["value_per_frame"]) == 8
+            assert a["value"] == pytest.approx(a["keras_value"], rel=1e-4)
+        else:
+            assert 0 <= a["value"] <= 1 and a["agreement"] >= 0.9
+    assert (tmp_path / "report" / "report.md").is_file()
