@@ -55,9 +55,9 @@ def training_curves(histories: dict[str, list[dict]], metric: str, title: str, p
 
 
 def test_scores(scores: dict[str, dict[str, float]], ylabel: str, title: str, path,
-                reference: dict[str, float] | None = None) -> Path:
+                reference: dict[str, dict[str, float]] | None = None) -> Path:
     """Fig. 16, 18: one bar per scheme, grouped by architecture (``{arch: {scheme: value}}``),
-    with the value printed on each bar; ``reference`` ({scheme: value}) marks the paper's."""
+    with the value printed on each bar; ``reference`` ({arch: {scheme: value}}) marks the paper's."""
     archs = list(scores)
     schemes = list(dict.fromkeys(k for s in scores.values() for k in s))
     width = 0.8 / len(schemes)
@@ -67,13 +67,15 @@ def test_scores(scores: dict[str, dict[str, float]], ylabel: str, title: str, pa
         values = [scores[a].get(scheme, np.nan) for a in archs]
         bars = ax.bar(xs, values, width, color=COLORS.get(scheme), label=LABELS.get(scheme, scheme))
         ax.bar_label(bars, [f"{v:.2f}" for v in values], fontsize=7)
-        if reference and scheme in reference:
-            ax.scatter(xs, [reference[scheme]] * len(xs), marker="_", s=300, color="grey", zorder=3)
+        marked = [(x, reference[a][scheme]) for x, a in zip(xs, archs) if scheme in (reference or {}).get(a, {})]
+        if marked:
+            ax.scatter(*zip(*marked), marker="_", s=300, color="grey", zorder=3)
     finite = [v for s in scores.values() for v in s.values() if np.isfinite(v)] or [0.0]
-    low = min(finite + list((reference or {}).values()))
+    low = min(finite + [v for r in (reference or {}).values() for v in r.values()])
     ax.set_ylim(max(0.0, low - 5), max(finite) + 2)  # zoomed: differences of a point show
     ax.set_xticks(range(len(archs)), archs)
-    ax.set(ylabel=ylabel, title=title + ("  (grey ticks: paper)" if reference else ""))
+    ax.set(ylabel=ylabel, title=title + ("  (grey ticks: the paper's " + ", ".join(reference).upper() + ")"
+                                         if reference else ""))
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
     return save(fig, path)

@@ -217,7 +217,7 @@ def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -
             scores[arch_of(c.task)][run_key(c.scheme, c.distribution)] = 100 * summaries[c.out][key]
         drawn.append(figures.test_scores(scores, label, f"{name}: test accuracy per scheme",
                                          out_dir / f"{name}-test.png",
-                                         reference=PAPER_IMDB_LSTM if imdb else None))
+                                         reference={"lstm": PAPER_IMDB_LSTM} if imdb else None))
     first_fp = next(c for c in configs if c.scheme == "fp")
     layer, weights = _recurrent_kernel(Path(first_fp.out) / "model.h5")
     drawn.append(figures.weight_distributions(weights, f"{arch_of(first_fp.task)} {layer}",
