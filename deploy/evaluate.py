@@ -7,8 +7,9 @@ For every artifact listed in each run's ``manifest.json`` (``model.tflite`` run 
   next to the run's Keras model on the same inputs, and the agreement of their decisions;
 * **latency** at batch 1 of one sample input (:mod:`deploy.latency`): all artifacts of a format
   interleaved in one measurement, warm-up first, at 1 thread and at all threads;
-* **load time**: creating the interpreter / session from the file's bytes (median of several,
-  interleaved);
+* **load time**: from the file's bytes to the first result — creating the interpreter /
+  session and running one input (LiteRT prepares XNNPACK and packs weights at the first run,
+  ONNX Runtime folds constants at session creation); median of several, interleaved;
 * **peak resident memory** of a fresh process running only that artifact (:mod:`deploy.memory`);
 * **size** and **bits per quantized weight** from the manifest;
 
@@ -198,8 +199,10 @@ def _cycling(runner, inputs):
 
 
 def _measure_load_time(group, loads: int) -> None:
-    seconds = latency.interleaved({m.key: (lambda a=m.artifact: runtimes.load(a, threads=1)) for m in group},
-                                  runs=loads, warmup=1)
+    def first_result(m):
+        runtimes.load(m.artifact, threads=1).run(m.test.sample_input())
+
+    seconds = latency.interleaved({m.key: (lambda m=m: first_result(m)) for m in group}, runs=loads, warmup=1)
     for m in group:
         m.entry["load_ms"] = round(float(np.median(seconds[m.key]) * 1e3), 3)
 
