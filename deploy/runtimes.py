@@ -100,11 +100,11 @@ class TFLiteRunner(Runner):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
-        if x.shape != self._allocated:  # a dynamic dimension, e.g. the number of frames
-            self.interpreter.resize_tensor_input(self._input, x.shape)
-            self.interpreter.allocate_tensors()
-            self._allocated = x.shape
         try:
+            if x.shape != self._allocated:  # a dynamic dimension, e.g. the number of frames
+                self.interpreter.resize_tensor_input(self._input, x.shape)
+                self.interpreter.allocate_tensors()
+                self._allocated = x.shape
             self.interpreter.reset_all_variables()
             self.interpreter.set_tensor(self._input, x)
             self.interpreter.invoke()
