@@ -60,20 +60,18 @@ def _grid(tasks, variants_for) -> tuple:
 _IMDB_SETUP = ("Paper §IV.A setup: 20,000 words, 80 tokens, 128 units, batch 64, Adam, binary "
                "cross-entropy, up to 20 epochs, early-stopped on a 10 % validation split of the "
                "training reviews (the test reviews are used once, for the reported accuracy).")
+_IMDB_TASKS = ("imdb-lstm", "imdb-gru")
 EXPERIMENTS = {
     "imdb": Experiment(
-        "imdb", ("imdb-lstm", "imdb-gru"),
-        _grid(("imdb-lstm", "imdb-gru"), lambda t: BASE_VARIANTS),
-        epochs=20, batch_size=64, patience=3,
+        "imdb", _IMDB_TASKS, _grid(_IMDB_TASKS, lambda t: BASE_VARIANTS), epochs=20, batch_size=64, patience=3,
         learning_rate=recipe.FLOAT_LEARNING_RATE, finetune_learning_rate=recipe.FINETUNE_LEARNING_RATE,
         note=_IMDB_SETUP + " lowbit's recipe: the float model at learning rate "
              f"{recipe.FLOAT_LEARNING_RATE:g}, then BC, TC and QC by QAT starting from its weights "
              f"at {recipe.FINETUNE_LEARNING_RATE:g}.",
     ),
     "imdb-scratch": Experiment(
-        "imdb-scratch", ("imdb-lstm", "imdb-gru"),
-        _grid(("imdb-lstm", "imdb-gru"), lambda t: BASE_VARIANTS),
-        epochs=20, batch_size=64, patience=3,
+        "imdb-scratch", _IMDB_TASKS, _grid(_IMDB_TASKS, lambda t: BASE_VARIANTS), epochs=20, batch_size=64,
+        patience=3,
         note=_IMDB_SETUP + " The paper's protocol: every scheme trained from scratch at learning "
              f"rate {recipe.SCRATCH_LEARNING_RATE:g}.",
     ),
