@@ -20,6 +20,7 @@ the artifact and the Keras model are measured on exactly the same inputs.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,14 @@ def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | Non
     return test
 
 
+@functools.lru_cache(maxsize=2)
+def _test_reviews(source: Path):
+    """The raw test reviews, read once per source: evaluating several runs needs them each time."""
+    from pipeline import imdb
+
+    return imdb.load(source, splits=("test",))["test"]
+
+
 def _imdb(task: str, run_dir: Path, data_dir, seq_len: int | None) -> TestSet:
     from models.imdb import MAXLEN
     from pipeline import imdb
@@ -143,6 +152,6 @@ def _imdb(task: str, run_dir: Path, data_dir, seq_len: int | None) -> TestSet:
     if not vocab_path.is_file():
         raise ValueError(f"{run_dir} has no vocab.txt")
     vocab = Vocabulary.load(vocab_path)
-    reviews = imdb.load(data_dir, splits=("test",))["test"]
+    reviews = _test_reviews(imdb.find_source(data_dir))
     x = vocab.sequences(reviews.texts, seq_len or MAXLEN)
     return TestSet(task, x, reviews.labels.astype(np.float32))

@@ -120,18 +120,14 @@ def _train(configs, progress: bool) -> dict:
     return summaries
 
 
-def _sha256(path: Path) -> str:
-    return file_hash(path, "sha256")
-
-
 def _convert(run_dir: Path) -> dict:
     from deploy.convert import FILENAMES, MANIFEST, convert_run
 
     manifest_path = run_dir / MANIFEST
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
-        fresh = manifest.get("source", {}).get("sha256") == _sha256(run_dir / "model.h5") and all(
-            (run_dir / name).is_file() and manifest["artifacts"].get(name, {}).get("sha256") == _sha256(run_dir / name)
+        fresh = manifest.get("source", {}).get("sha256") == file_hash(run_dir / "model.h5", "sha256") and all(
+            (run_dir / name).is_file() and manifest["artifacts"].get(name, {}).get("sha256") == file_hash(run_dir / name, "sha256")
             for name in FILENAMES.values())
         if fresh:
             log(f"convert {run_dir.name}: up to date")
@@ -144,7 +140,7 @@ def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, progres
     from deploy.evaluate import evaluate
 
     report_path = report_dir / "report.json"
-    current = sorted(_sha256(d / name) for d in run_dirs for name in ("model.tflite", "model.onnx"))
+    current = sorted(file_hash(d / name, "sha256") for d in run_dirs for name in ("model.tflite", "model.onnx"))
     if report_path.is_file():
         previous = json.loads(report_path.read_text())
         if (sorted(a["sha256"] for a in previous.get("artifacts", [])) == current

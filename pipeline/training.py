@@ -187,8 +187,8 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
     elif summary is not None and summary.get("architecture_sha256") != architecture_digest(
             models.get_task(config.task).build()):
         stale = f"was trained with another definition of the {config.task} model"
-    elif summary is not None and config.init_from is not None and summary.get("init_from_sha256") != _sha256(
-            Path(config.init_from) / "model.h5"):
+    elif summary is not None and config.init_from is not None and summary.get("init_from_sha256") != file_hash(
+            Path(config.init_from) / "model.h5", "sha256"):
         stale = f"started from other weights than {config.init_from}'s current model.h5"
     if stale and not replace_stale:
         raise FileExistsError(f"{run_dir} {stale}; remove it or choose another folder")
@@ -205,10 +205,6 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
 
 def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _sha256(path: Path) -> str:
-    return file_hash(path, "sha256")
 
 
 def distribution_strategy(name: str):
@@ -265,7 +261,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
         f"test_{task.metric}": float(test_value),
         "test_loss": float(test_loss),
         "architecture_sha256": architecture_digest(task.build()),
-        **({"init_from_sha256": _sha256(Path(config.init_from) / "model.h5")} if config.init_from else {}),
+        **({"init_from_sha256": file_hash(Path(config.init_from) / "model.h5", "sha256")} if config.init_from else {}),
         **task.test_measures(stripped, splits),
         "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
     }
