@@ -1,1 +1,1 @@
-"""Deployment: weight packing, TFLite and ONNX export, runtimes, evaluation, Android bundling."""
+"""``lowbit.deploy``: export (``export/``), runtimes (``runtime/``), evaluation (``evaluation/``) and Android bundling."""

@@ -3,7 +3,7 @@
 Writes into ``ANDROID_DEMO/app/src/main/assets/``:
 
 * ``model.tflite`` — the run's artifact, byte for byte (checked by
-  :func:`deploy.artifacts.open_artifact`, sha256 against the run's manifest);
+  :func:`lowbit.deploy.runtime.artifacts.open_artifact`, sha256 against the run's manifest);
 * ``vocab.txt`` — the run's vocabulary (line i is id i);
 * ``model.json`` — what the app needs to know (:data:`METADATA_FORMAT`)::
 
@@ -23,9 +23,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deploy import artifacts, runtimes
-from pipeline import atomic
-from pipeline.text import OOV, PAD, START, Vocabulary
+from lowbit.deploy.runtime import artifacts, runtimes
+from lowbit.pipeline import atomic
+from lowbit.pipeline.data.text import OOV, PAD, START, Vocabulary
 
 METADATA_FORMAT = "lowbit-android-model/1"
 ASSETS = Path("app") / "src" / "main" / "assets"

@@ -17,7 +17,7 @@ def _no_measures(model, splits) -> dict:
 class Task:
     name: str
     build: Callable  # () -> keras.Model (float)
-    load_data: Callable  # (data_dir, *, limit, seed) -> pipeline.datasets.Splits
+    load_data: Callable  # (data_dir, *, limit, seed) -> lowbit.pipeline.data.splits.Splits
     loss: str
     metric: str  # the Keras metric monitored on validation and reported on test
     higher_is_better: bool
@@ -27,8 +27,8 @@ class Task:
 
 
 def _imdb_task(rnn: str) -> Task:
-    from models import imdb
-    from pipeline import datasets
+    from lowbit.models import imdb
+    from lowbit.pipeline.data import splits as datasets
 
     return Task(
         name=f"imdb-{rnn}",
@@ -41,8 +41,8 @@ def _imdb_task(rnn: str) -> Task:
 
 
 def _summation_task(rnn: str) -> Task:
-    from models import summation
-    from pipeline import datasets
+    from lowbit.models import summation
+    from lowbit.pipeline.data import splits as datasets
 
     return Task(
         name=f"summation-{rnn}",
@@ -56,8 +56,8 @@ def _summation_task(rnn: str) -> Task:
 
 
 def _frames_task(canvas: int) -> Task:
-    from models import frames
-    from pipeline import datasets
+    from lowbit.models import frames
+    from lowbit.pipeline.data import splits as datasets
 
     suffix = "" if canvas == 64 else f"-{canvas}"
     return Task(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import moving_mnist
-from pipeline.keras2 import keras
+from lowbit.pipeline.data import moving_mnist
+from lowbit.pipeline.keras2 import keras
 
 FILTERS = 16
 

@@ -10,7 +10,7 @@ LSTM kernel; dropout is inactive at inference, so the exported graph is the plai
 
 from __future__ import annotations
 
-from pipeline.keras2 import keras
+from lowbit.pipeline.keras2 import keras
 
 VOCAB_SIZE = 20_000
 MAXLEN = 80

@@ -6,8 +6,8 @@ one-hot question (7 x 12) -> encoder RNN(128) -> RepeatVector(4) -> decoder RNN(
 
 from __future__ import annotations
 
-from pipeline import summation
-from pipeline.keras2 import keras
+from lowbit.pipeline.data import summation
+from lowbit.pipeline.keras2 import keras
 
 UNITS = 128
 

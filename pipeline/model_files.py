@@ -59,17 +59,17 @@ def classes_in(path) -> set[str]:
 
 def load(path, *, compile: bool = False, qat: bool = False):
     """The Keras model in ``path`` after checking its classes; ``qat`` loads a QAT model (inside
-    :func:`pipeline.qat.quantize_scope`). ``ValueError`` names any class that is not allowed."""
+    :func:`lowbit.pipeline.qat.quantize_scope`). ``ValueError`` names any class that is not allowed."""
     path = Path(path)
     refused = sorted(classes_in(path) - ALLOWED)
     if refused:
         raise ValueError(f"{path}: refusing to load {', '.join(refused)}: a model file may only hold "
                          "lowbit's layers (a Lambda layer would run code stored in the file)")
-    from pipeline.keras2 import keras
+    from lowbit.pipeline.keras2 import keras
 
     if not qat:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
-    from pipeline.qat import quantize_scope
+    from lowbit.pipeline.qat import quantize_scope
 
     with quantize_scope():
         return keras.models.load_model(path, compile=compile, safe_mode=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import quantize_configs, quantizers
-from pipeline.keras2 import keras, tfmot
+from lowbit.pipeline import quantize_configs, quantizers
+from lowbit.pipeline.keras2 import keras, tfmot
 
 _QuantizeWrapper = tfmot.quantization.keras.QuantizeWrapper
 
@@ -23,7 +23,7 @@ def quantize_scope(*custom_objects: dict):
 
     Use it to load a saved QAT model (``.h5``)::
 
-        with pipeline.quantize_scope():
+        with lowbit.quantize_scope():
             model = keras.models.load_model("qat.h5")
     """
     objects = {**quantizers._types_dict(), **quantize_configs._types_dict()}

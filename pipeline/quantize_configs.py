@@ -11,8 +11,8 @@ each input, which fails on integer token inputs and would quantize activations w
 
 from __future__ import annotations
 
-from pipeline.keras2 import keras, tfmot
-from pipeline.quantizers import ConnectQuantizer
+from lowbit.pipeline.keras2 import keras, tfmot
+from lowbit.pipeline.quantizers import ConnectQuantizer
 
 _QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
 _serialize = keras.utils.serialize_keras_object

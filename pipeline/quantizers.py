@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.keras2 import keras, tf, tfmot
+from lowbit.pipeline.keras2 import keras, tf, tfmot
 
-from pipeline.schemes import (  # noqa: F401  (re-exported)
+from lowbit.pipeline.schemes import (  # noqa: F401  (re-exported)
     CODE_VALUES,
     DISTRIBUTIONS,
     SCALES,

@@ -12,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _seed():
-    from pipeline.keras2 import keras
+    from lowbit.pipeline.keras2 import keras
 
     keras.utils.set_random_seed(1234)
 
@@ -32,9 +32,10 @@ def imdb_models(shared_data):
     and ``x``."""
     import numpy as np
 
-    from models import imdb
-    from pipeline import datasets, qat
-    from pipeline.keras2 import keras
+    from lowbit.models import imdb
+    from lowbit.pipeline.data import splits as datasets
+    from lowbit.pipeline import qat
+    from lowbit.pipeline.keras2 import keras
 
     splits = datasets.imdb_splits(shared_data, limit=2000, seed=0, vocab_size=2000)
     models = {}
@@ -54,8 +55,8 @@ def converted_runs(tmp_path_factory, shared_data):
     """Two small real IMDB LSTM runs, ``fp`` and ``tc`` fine-tuned from it (300 reviews, one epoch
     each), exported by ``lowbit convert``: ``{"fp": run_dir, "tc": run_dir}``. Tests must not
     modify them (copy a run first)."""
-    from deploy.convert import convert_run
-    from pipeline.training import TrainConfig, train
+    from lowbit.deploy.export.convert import convert_run
+    from lowbit.pipeline.train.loop import TrainConfig, train
 
     root = tmp_path_factory.mktemp("converted")
     common = dict(task="imdb-lstm", epochs=1, limit=300, data_dir=str(shared_data), batch_size=32)

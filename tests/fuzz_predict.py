@@ -2,7 +2,7 @@
 
 ``damage(blob, rng)`` makes one seeded damaged copy of an artifact: truncation, flipped bits,
 zeroed or random runs, inserted or deleted bytes, overwritten header fields. ``run_all`` feeds
-many of them to ``lowbit predict`` (``pipeline.cli.main``) inside child processes: a child
+many of them to ``lowbit predict`` (``lowbit.cli.main``) inside child processes: a child
 works through the cases and reports each outcome as one line before it starts the next, so
 when a child dies by a signal the case it was on is counted as a crash and a new child carries
 on after it. Outcomes:
@@ -66,7 +66,7 @@ def damage(blob: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
 
 def _child(cases: list[str]) -> None:
     """Runs predict on each case in this process, one outcome line per case, flushed."""
-    from pipeline import cli
+    from lowbit import cli
 
     for path in cases:
         print(f"start {path}", flush=True)

@@ -1,4 +1,4 @@
-"""deploy.android / lowbit deploy: the assets the app reads, their signature check, skipping an
+"""lowbit.deploy.android / lowbit deploy: the assets the app reads, their signature check, skipping an
 unchanged bundle, and the bundled model giving lowbit predict's scores."""
 
 import json
@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from deploy import android
-from deploy.artifacts import ArtifactError, open_artifact
-from deploy.predict import Predictor
-from pipeline.text import Vocabulary
+from lowbit.deploy import android
+from lowbit.deploy.runtime.artifacts import ArtifactError, open_artifact
+from lowbit.deploy.runtime.predict import Predictor
+from lowbit.pipeline.data.text import Vocabulary
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_bundle_writes_model_vocabulary_and_metadata(converted_runs, app):
 def test_bundled_model_gives_the_scores_of_lowbit_predict(converted_runs, app):
     android.bundle(converted_runs["tc"], app)
     texts = ["one of the best films of the decade", "I walked out after twenty minutes", ""]
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict",
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "predict",
                            str(converted_runs["tc"] / "model.tflite"), *texts], capture_output=True, text=True)
     expected = [json.loads(line)["score"] for line in done.stdout.splitlines()]
     assets = app / android.ASSETS
@@ -64,8 +64,8 @@ def test_bundled_model_gives_the_scores_of_lowbit_predict(converted_runs, app):
 
 
 def test_signature_and_input_checks(converted_runs, app, tmp_path):
-    from deploy import tflite_export
-    from pipeline.keras2 import keras
+    from lowbit.deploy.export import tflite_export
+    from lowbit.pipeline.keras2 import keras
 
     run = tmp_path / "batch4"
     shutil.copytree(converted_runs["fp"], run)
@@ -84,7 +84,7 @@ def test_signature_and_input_checks(converted_runs, app, tmp_path):
 
 
 def test_cli_deploy_prints_the_next_steps(converted_runs, app):
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "deploy", str(converted_runs["tc"]),
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "deploy", str(converted_runs["tc"]),
                            "--android", str(app)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "gradlew installDebug" in done.stdout and "now holds the imdb-lstm tc model" in done.stdout

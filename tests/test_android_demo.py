@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import imdb
-from pipeline.text import Vocabulary
+from lowbit.pipeline.data import imdb
+from lowbit.pipeline.data.text import Vocabulary
 
 DEMO = Path(__file__).resolve().parents[1] / "android_demo"
 CORE = DEMO / "app" / "src" / "main" / "java" / "dev" / "lowbit" / "demo" / "core"
@@ -58,7 +58,7 @@ def reviews_and_vocab(shared_data, tmp_path_factory):
 
 
 def tokenized_by_both(java_classes, vocab_path, stdin: bytes):
-    python = run([sys.executable, "-m", "pipeline.cli", "tokenize", "--vocab", str(vocab_path)], input=stdin)
+    python = run([sys.executable, "-m", "lowbit.cli", "tokenize", "--vocab", str(vocab_path)], input=stdin)
     java = run(["java", "-cp", str(java_classes), "dev.lowbit.demo.core.TokenizeMain", str(vocab_path)], input=stdin)
     assert python.returncode == 0 and java.returncode == 0, python.stderr + java.stderr
     return python.stdout, java.stdout

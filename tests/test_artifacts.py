@@ -1,4 +1,4 @@
-"""deploy.artifacts: every way a file can be wrong is refused with one line naming it, before a
+"""lowbit.deploy.runtime.artifacts: every way a file can be wrong is refused with one line naming it, before a
 runtime sees it; good artifacts pass, with their manifest."""
 
 import json
@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from deploy import tflite_export as te
-from deploy.artifacts import ArtifactError, detect_format, open_artifact
+from lowbit.deploy.export import tflite_export as te
+from lowbit.deploy.runtime.artifacts import ArtifactError, detect_format, open_artifact
 
 
 @pytest.fixture

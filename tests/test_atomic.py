@@ -1,4 +1,4 @@
-"""pipeline.atomic: a failed or killed writer never leaves a half-written file under the real
+"""lowbit.pipeline.atomic: a failed or killed writer never leaves a half-written file under the real
 name; lowbit convert writes nothing when one format fails."""
 
 import json
@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from pipeline import atomic
+from lowbit.pipeline import atomic
 
 
 def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -31,7 +31,7 @@ def test_sigkill_mid_write_keeps_the_old_file(tmp_path):
     target.write_text('{"old": true}')
     script = textwrap.dedent(f"""
         import os, signal
-        from pipeline import atomic
+        from lowbit.pipeline import atomic
         with atomic.replacing({str(target)!r}) as tmp:
             with open(tmp, "w") as f:
                 f.write('{{"new": tr')
@@ -47,7 +47,7 @@ def test_sigkill_mid_write_keeps_the_old_file(tmp_path):
 def test_convert_writes_nothing_when_a_format_fails(converted_runs, tmp_path, monkeypatch):
     import shutil
 
-    from deploy import convert, onnx_export
+    from lowbit.deploy.export import convert, onnx_export
 
     run = tmp_path / "run"
     shutil.copytree(converted_runs["tc"], run)

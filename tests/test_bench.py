@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from deploy import bench
+from lowbit.deploy.runtime import bench
 
 # benchmark_model's summary as LiteRT prints it (tensorflow/lite/tools/benchmark)
 BENCHMARK_OUTPUT = textwrap.dedent("""\
@@ -33,7 +33,7 @@ BENCHMARK_OUTPUT = textwrap.dedent("""\
 
 
 def lowbit(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "lowbit.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 

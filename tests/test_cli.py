@@ -1,16 +1,16 @@
-"""pipeline.cli: the lowbit command and its argument checks."""
+"""lowbit.cli: the lowbit command and its argument checks."""
 
 import subprocess
 import sys
 
 import pytest
 
-from pipeline import cli
+from lowbit import cli
 
 
 def test_help_lists_the_subcommands():
     out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "lowbit.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "qat-overhead" in out
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from deploy.convert import FORMATS, convert_run, parse_formats
-from pipeline import cli
-from pipeline.training import TrainConfig, train
+from lowbit.deploy.export.convert import FORMATS, convert_run, parse_formats
+from lowbit import cli
+from lowbit.pipeline.train.loop import TrainConfig, train
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""deploy.evaluate / deploy.report: the report of two real converted runs — schema, values equal
+"""lowbit.deploy.evaluation.evaluate / lowbit.deploy.evaluation.report: the report of two real converted runs — schema, values equal
 to an independent recomputation, ratios, Markdown and plots — and the refusals."""
 
 import json
@@ -7,12 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
-from deploy import runtimes
-from deploy.artifacts import open_artifact
-from deploy.evaluate import evaluate
-from deploy.testsets import load as load_test_set
-from pipeline import cli
-from pipeline.keras2 import keras
+from lowbit.deploy.runtime import runtimes
+from lowbit.deploy.runtime.artifacts import open_artifact
+from lowbit.deploy.evaluation.evaluate import evaluate
+from lowbit.deploy.evaluation.testsets import load as load_test_set
+from lowbit import cli
+from lowbit.pipeline.keras2 import keras
 
 LIMIT = 200
 
@@ -98,8 +98,8 @@ def test_refusals(converted_runs, tmp_path, shared_data):
 @pytest.mark.parametrize("task, limit, metric", [("summation-gru", 200, "exact_match"),
                                                  ("frames-convlstm-32", 20, "mse")])
 def test_summation_and_frames_runs_are_measured_through_their_artifacts(tmp_path, shared_data, task, limit, metric):
-    from deploy.convert import convert_run
-    from pipeline.training import TrainConfig, train
+    from lowbit.deploy.export.convert import convert_run
+    from lowbit.pipeline.train.loop import TrainConfig, train
 
     runs = []
     for scheme in ("fp", "qc"):

@@ -5,14 +5,15 @@ byte sizes, outputs vs Keras on 500 real inputs."""
 import numpy as np
 import pytest
 
-from deploy import onnx_export
-from deploy import tflite_export as te
-from deploy.packing import packed_size
-from deploy.runtimes import load
-from deploy.artifacts import Artifact
-from deploy.weights import quantized_tensors
-from models import get_task
-from pipeline import datasets, qat
+from lowbit.deploy.export import onnx_export
+from lowbit.deploy.export import tflite_export as te
+from lowbit.deploy.export.packing import packed_size
+from lowbit.deploy.runtime.runtimes import load
+from lowbit.deploy.runtime.artifacts import Artifact
+from lowbit.deploy.export.weights import quantized_tensors
+from lowbit.models import get_task
+from lowbit.pipeline.data import splits as datasets
+from lowbit.pipeline import qat
 
 OP_NAMES = {v: k for k, v in vars(te.OP).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(te.T).items() if not k.startswith("_")}
@@ -24,7 +25,7 @@ LOW = {"bc": ("INT2", 2), "tc": ("INT2", 2), "qc": ("INT4", 4)}
 def summation():
     """Per architecture: a float model trained briefly on real generated problems, its stripped
     BC/TC/QC twins, and 500 test questions."""
-    from pipeline.keras2 import keras
+    from lowbit.pipeline.keras2 import keras
 
     splits = datasets.summation_splits(limit=2000, seed=0)
     models = {}
@@ -43,7 +44,7 @@ def summation():
 def frames(shared_data):
     """A ConvLSTM frame predictor (32x32) trained for one epoch on real digits, its stripped
     twins, and 500 test sequences of 3 frames."""
-    from pipeline.keras2 import keras
+    from lowbit.pipeline.keras2 import keras
 
     splits = datasets.frames_splits(shared_data, limit=300, seed=0, canvas=32)
     keras.utils.set_random_seed(3)

@@ -1,7 +1,7 @@
 """1,200 damaged artifacts through lowbit predict, in child processes: every one is either
 scored (the damage hit weights only) or refused with a one-line error naming the file — no
 crash by a signal, no traceback. Cases carry no manifest, so the structural checks of
-deploy.artifacts, not the sha256, must catch the damage."""
+lowbit.deploy.runtime.artifacts, not the sha256, must catch the damage."""
 
 import collections
 
@@ -13,10 +13,10 @@ from fuzz_predict import make_cases, run_all
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     """A ternary IMDB-shaped LSTM small enough that damage often lands in the structure."""
-    from deploy import onnx_export, tflite_export
-    from models import imdb
-    from pipeline import qat
-    from pipeline.text import Vocabulary
+    from lowbit.deploy.export import onnx_export, tflite_export
+    from lowbit.models import imdb
+    from lowbit.pipeline import qat
+    from lowbit.pipeline.data.text import Vocabulary
 
     out = tmp_path_factory.mktemp("tiny")
     stripped = qat.strip(qat.quantize_model(imdb.build("lstm", vocab_size=100, units=8), "tc"))

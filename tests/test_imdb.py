@@ -1,4 +1,4 @@
-"""pipeline.imdb and pipeline.downloads: real shared data, synthetic tarballs, hashing, errors."""
+"""lowbit.pipeline.data.imdb and lowbit.pipeline.downloads: real shared data, synthetic tarballs, hashing, errors."""
 
 import hashlib
 import io
@@ -7,8 +7,9 @@ import tarfile
 import numpy as np
 import pytest
 
-from pipeline import downloads, imdb
-from pipeline.downloads import DataUnavailableError
+from lowbit.pipeline import downloads
+from lowbit.pipeline.data import imdb
+from lowbit.pipeline.downloads import DataUnavailableError
 
 
 def make_tarball(path, reviews):

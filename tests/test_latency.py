@@ -1,10 +1,10 @@
-"""deploy.latency: every callable runs warm-up + runs times, rounds interleave in a seeded random
+"""lowbit.deploy.runtime.latency: every callable runs warm-up + runs times, rounds interleave in a seeded random
 order, and the summary is numpy's percentiles in milliseconds."""
 
 import numpy as np
 import pytest
 
-from deploy.latency import interleaved, summary_ms
+from lowbit.deploy.runtime.latency import interleaved, summary_ms
 
 
 def test_counts_order_and_progress():

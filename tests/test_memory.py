@@ -1,8 +1,8 @@
-"""deploy.memory: a fresh process per artifact; the float model's bytes show up in its peak."""
+"""lowbit.deploy.runtime.memory: a fresh process per artifact; the float model's bytes show up in its peak."""
 
 import numpy as np
 
-from deploy import memory
+from lowbit.deploy.runtime import memory
 
 
 def test_peak_memory_of_float_and_packed_artifacts(converted_runs):

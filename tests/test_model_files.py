@@ -1,4 +1,4 @@
-"""pipeline.model_files: a model file may only hold lowbit's classes; a Lambda layer (code
+"""lowbit.pipeline.model_files: a model file may only hold lowbit's classes; a Lambda layer (code
 stored in the file, which tf-keras' H5 loader would run even in safe mode) is refused."""
 
 import json
@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from pipeline import cli, model_files, qat
-from pipeline.keras2 import keras
+from lowbit import cli
+from lowbit.pipeline import model_files, qat
+from lowbit.pipeline.keras2 import keras
 
 
 def lambda_model_file(path):
@@ -25,7 +26,7 @@ def test_a_lambda_layer_is_refused_before_keras_reads_the_file(tmp_path):
 
 
 def test_lowbit_models_load_plain_and_qat(tmp_path):
-    from models import imdb
+    from lowbit.models import imdb
 
     model = imdb.build("lstm", vocab_size=50, units=4)
     quantized = qat.quantize_model(model, "tc")

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-import models
-from models import frames, summation as summation_model
-from pipeline import qat, summation
+from lowbit import models
+from lowbit.models import frames, summation as summation_model
+from lowbit.pipeline import qat
+from lowbit.pipeline.data import summation
 
 
 def test_registry_has_every_task_of_the_paper():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline import datasets, moving_mnist
-from pipeline.downloads import DataUnavailableError
+from lowbit.pipeline.data import splits as datasets, moving_mnist
+from lowbit.pipeline.downloads import DataUnavailableError
 
 
 @pytest.fixture(scope="module")

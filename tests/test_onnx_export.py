@@ -1,4 +1,4 @@
-"""deploy.onnx_export: graph structure (native LSTM/GRU, no Loop, packed initializers of the right
+"""lowbit.deploy.export.onnx_export: graph structure (native LSTM/GRU, no Loop, packed initializers of the right
 byte size, no float copy of a quantized weight), weights decoded by the file's own graph, outputs
 in onnxruntime vs Keras on 500 real reviews."""
 
@@ -8,9 +8,9 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-from deploy import onnx_export
-from deploy.packing import packed_size
-from deploy.weights import quantized_tensors
+from lowbit.deploy.export import onnx_export
+from lowbit.deploy.export.packing import packed_size
+from lowbit.deploy.export.weights import quantized_tensors
 
 SCHEMES = ["fp", "bc", "tc", "qc"]
 

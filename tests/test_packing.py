@@ -1,4 +1,4 @@
-"""deploy.packing: round trips (hypothesis), the documented bit order, codebooks, bad input."""
+"""lowbit.deploy.export.packing: round trips (hypothesis), the documented bit order, codebooks, bad input."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from deploy import packing
+from lowbit.deploy.export import packing
 
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9)
 

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from deploy import runtimes
-from deploy.artifacts import open_artifact
-from pipeline.text import Vocabulary, tokenize
+from lowbit.deploy.runtime import runtimes
+from lowbit.deploy.runtime.artifacts import open_artifact
+from lowbit.pipeline.data.text import Vocabulary, tokenize
 
 EDGE_CASES = [
     "",
@@ -25,7 +25,7 @@ EDGE_CASES = [
 
 
 def predict(artifact, *texts, stdin=None):
-    args = [sys.executable, "-m", "pipeline.cli", "predict", str(artifact), *texts]
+    args = [sys.executable, "-m", "lowbit.cli", "predict", str(artifact), *texts]
     done = subprocess.run(args, input=stdin, capture_output=True, timeout=300)
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 

@@ -1,11 +1,11 @@
-"""pipeline.qat: QAT models train, use exactly quantized forward weights, strip, save and load."""
+"""lowbit.pipeline.qat: QAT models train, use exactly quantized forward weights, strip, save and load."""
 
 import numpy as np
 import pytest
 
-import pipeline
-from pipeline.keras2 import keras, tfmot
-from pipeline.quantizers import CODE_VALUES, least_squares_scale, codes
+import lowbit
+from lowbit.pipeline.keras2 import keras, tfmot
+from lowbit.pipeline.quantizers import CODE_VALUES, least_squares_scale, codes
 
 L = keras.layers
 Wrapper = tfmot.quantization.keras.QuantizeWrapperV2
@@ -69,7 +69,7 @@ def forward_weights(qat_model):
 @pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
 def test_qat_trains_two_steps_with_exactly_quantized_forward_weights(arch, scheme):
     model = BUILDERS[arch]()
-    qat = pipeline.quantize_model(model, scheme)
+    qat = lowbit.quantize_model(model, scheme)
     qat.compile(keras.optimizers.Adam(1e-2), "mse")
     x, y = data_for(model)
     before = {name: w for name, w, _, _ in forward_weights(qat)}
@@ -85,17 +85,17 @@ def test_qat_trains_two_steps_with_exactly_quantized_forward_weights(arch, schem
         assert alpha > 0
         assert set(np.unique(forward / alpha).tolist()) <= set(CODE_VALUES[scheme])
         assert forward.tobytes() == (c * alpha).tobytes()
-        assert forward.tobytes() == pipeline.quantize(w, scheme, scale="tensor").tobytes()
+        assert forward.tobytes() == lowbit.quantize(w, scheme, scale="tensor").tobytes()
 
 
 @pytest.mark.parametrize("arch", sorted(BUILDERS))
 def test_strip_gives_a_plain_model_with_the_same_outputs(arch):
     model = BUILDERS[arch]()
-    qat = pipeline.quantize_model(model, "qc", distribution="uniform")
+    qat = lowbit.quantize_model(model, "qc", distribution="uniform")
     x, y = data_for(model, seed=1)
     qat.compile("adam", "mse")
     qat.fit(x, y, epochs=1, verbose=0)
-    stripped = pipeline.strip(qat)
+    stripped = lowbit.strip(qat)
 
     assert not any(isinstance(layer, Wrapper) for layer in stripped.layers)
     assert [type(layer) for layer in stripped.layers] == [type(layer) for layer in model.layers]
@@ -109,7 +109,7 @@ def test_strip_gives_a_plain_model_with_the_same_outputs(arch):
 
 def test_fp_returns_a_plain_copy_with_the_same_weights():
     model = BUILDERS["lstm"]()
-    copy = pipeline.quantize_model(model, "fp")
+    copy = lowbit.quantize_model(model, "fp")
     assert copy is not model
     assert not any(isinstance(layer, Wrapper) for layer in copy.layers)
     for a, b in zip(model.get_weights(), copy.get_weights()):
@@ -119,7 +119,7 @@ def test_fp_returns_a_plain_copy_with_the_same_weights():
 def test_quantize_model_does_not_touch_the_original():
     model = BUILDERS["gru"]()
     weights = [w.copy() for w in model.get_weights()]
-    qat = pipeline.quantize_model(model, "bc")
+    qat = lowbit.quantize_model(model, "bc")
     x, y = data_for(model)
     qat.compile(keras.optimizers.Adam(1e-2), "mse")
     qat.fit(x, y, epochs=1, verbose=0)
@@ -129,7 +129,7 @@ def test_quantize_model_does_not_touch_the_original():
 
 def test_qat_model_h5_round_trip_inside_scope(tmp_path):
     model = BUILDERS["lstm"]()
-    qat = pipeline.quantize_model(model, "tc", distribution="uniform")
+    qat = lowbit.quantize_model(model, "tc", distribution="uniform")
     x, y = data_for(model)
     qat.compile("adam", "mse")
     qat.fit(x, y, epochs=1, verbose=0)
@@ -141,12 +141,12 @@ def test_qat_model_h5_round_trip_inside_scope(tmp_path):
     for a, b in zip(forward_weights(qat), forward_weights(loaded)):
         assert a[2].tobytes() == b[2].tobytes() and a[3] == b[3]
     np.testing.assert_array_equal(
-        pipeline.strip(loaded).predict(x, verbose=0), pipeline.strip(qat).predict(x, verbose=0)
+        lowbit.strip(loaded).predict(x, verbose=0), pipeline.strip(qat).predict(x, verbose=0)
     )
 
 
 def test_loading_outside_the_scope_fails_loudly(tmp_path):
-    qat = pipeline.quantize_model(BUILDERS["gru"](), "bc")
+    qat = lowbit.quantize_model(BUILDERS["gru"](), "bc")
     path = tmp_path / "qat.h5"
     qat.save(path)
     with pytest.raises(ValueError, match="QuantizeWrapperV2"):
@@ -158,14 +158,14 @@ def test_unsupported_layer_is_named_with_its_class():
     x = L.SimpleRNN(4, name="my_rnn")(inp)
     model = keras.Model(inp, L.Dense(1)(x))
     with pytest.raises(ValueError, match="'my_rnn' of class SimpleRNN"):
-        pipeline.quantize_model(model, "tc")
+        lowbit.quantize_model(model, "tc")
 
 
 def test_bad_models_and_options_are_rejected():
     with pytest.raises(ValueError, match="keras.Model"):
-        pipeline.quantize_model(L.Dense(3), "tc")
+        lowbit.quantize_model(L.Dense(3), "tc")
     with pytest.raises(ValueError, match="fp, bc, tc, qc"):
-        pipeline.quantize_model(BUILDERS["lstm"](), "int4")
-    qat = pipeline.quantize_model(BUILDERS["lstm"](), "tc")
+        lowbit.quantize_model(BUILDERS["lstm"](), "int4")
+    qat = lowbit.quantize_model(BUILDERS["lstm"](), "tc")
     with pytest.raises(ValueError, match="already-quantized"):
-        pipeline.quantize_model(qat, "tc")
+        lowbit.quantize_model(qat, "tc")

@@ -1,12 +1,12 @@
-"""pipeline.quantize_configs: which weights each config picks, setter checks, serialization."""
+"""lowbit.pipeline.quantize_configs: which weights each config picks, setter checks, serialization."""
 
 import numpy as np
 import pytest
 
-from pipeline import quantize_configs as qc
-from pipeline import quantize_scope
-from pipeline.keras2 import keras, tf
-from pipeline.quantizers import QuaternaryConnect, TernaryConnect
+from lowbit.pipeline import quantize_configs as qc
+from lowbit.pipeline import quantize_scope
+from lowbit.pipeline.keras2 import keras, tf
+from lowbit.pipeline.quantizers import QuaternaryConnect, TernaryConnect
 
 L = keras.layers
 

@@ -1,4 +1,4 @@
-"""pipeline.quantizers: value sets, exact thresholds, distributions, TF parity, gradients,
+"""lowbit.pipeline.quantizers: value sets, exact thresholds, distributions, TF parity, gradients,
 serialization. The reference below is written independently of the implementation (per-element
 Python loop, thresholds from the ``statistics`` module)."""
 
@@ -7,9 +7,9 @@ import statistics
 import numpy as np
 import pytest
 
-from pipeline import quantizers
-from pipeline.keras2 import keras, tf
-from pipeline.quantizers import (
+from lowbit.pipeline import quantizers
+from lowbit.pipeline.keras2 import keras, tf
+from lowbit.pipeline.quantizers import (
     BinaryConnect,
     QuaternaryConnect,
     TernaryConnect,

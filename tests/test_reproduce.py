@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipeline import reproduce
+from lowbit.pipeline.experiments import reproduce
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -89,7 +89,7 @@ def test_bad_experiment_or_task_is_refused_before_any_work(tmp_path):
 
 
 def test_imdb_quantized_runs_start_from_the_float_run(tmp_path, monkeypatch, shared_data):
-    from pipeline import recipe
+    from lowbit.pipeline.train import recipe
 
     imdb = dataclasses.replace(reproduce.EXPERIMENTS["imdb"], tasks=("imdb-lstm",),
                                runs=(("imdb-lstm", "fp", "normal"), ("imdb-lstm", "tc", "normal")))

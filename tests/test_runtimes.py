@@ -1,13 +1,13 @@
-"""deploy.runtimes: one contract for LiteRT and ONNX Runtime — shapes, batching with padding,
+"""lowbit.deploy.runtime.runtimes: one contract for LiteRT and ONNX Runtime — shapes, batching with padding,
 LSTM state reset between sequences, outputs equal to Keras', clear errors."""
 
 import numpy as np
 import pytest
 
-from deploy import runtimes
-from deploy.artifacts import open_artifact
-from deploy.testsets import load as load_test_set
-from pipeline.keras2 import keras
+from lowbit.deploy.runtime import runtimes
+from lowbit.deploy.runtime.artifacts import open_artifact
+from lowbit.deploy.evaluation.testsets import load as load_test_set
+from lowbit.pipeline.keras2 import keras
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_predict_equals_keras_for_any_row_count(converted_runs, inputs, name):
 
 
 def test_a_fixed_batch_artifact_pads_the_last_batch(tmp_path, converted_runs, inputs):
-    from deploy import tflite_export
+    from lowbit.deploy.export import tflite_export
 
     model = keras.models.load_model(converted_runs["fp"] / "model.h5", compile=False)
     path = tmp_path / "batch4.tflite"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline import datasets, summation
+from lowbit.pipeline.data import splits as datasets, summation
 
 
 def test_alphabet_is_the_papers_twelve_symbols():

@@ -1,9 +1,9 @@
-"""deploy.testsets: each task's test split as an artifact sees it, and its measure."""
+"""lowbit.deploy.evaluation.testsets: each task's test split as an artifact sees it, and its measure."""
 
 import numpy as np
 import pytest
 
-from deploy import testsets
+from lowbit.deploy.evaluation import testsets
 
 
 def test_imdb_full_test_split_with_the_runs_vocabulary(converted_runs, shared_data):
@@ -37,7 +37,7 @@ def test_summation_measures_whole_answers(tmp_path):
 def test_frames_feed_predictions_back(tmp_path, shared_data):
     import json
 
-    from pipeline.moving_mnist import SEEN
+    from lowbit.pipeline.data.moving_mnist import SEEN
 
     (tmp_path / "config.json").write_text(json.dumps({"task": "frames-convlstm-32", "limit": 20, "seed": 0}))
     test = testsets.load(tmp_path, data_dir=shared_data)

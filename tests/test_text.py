@@ -1,9 +1,9 @@
-"""pipeline.text: tokenizer rules, vocabulary, sequences (the contract the Java port copies)."""
+"""lowbit.pipeline.data.text: tokenizer rules, vocabulary, sequences (the contract the Java port copies)."""
 
 import numpy as np
 import pytest
 
-from pipeline.text import OOV, PAD, RESERVED, START, Vocabulary, tokenize
+from lowbit.pipeline.data.text import OOV, PAD, RESERVED, START, Vocabulary, tokenize
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
-"""deploy.tflite_export: op structure, stored types and sizes, weights read back exactly, outputs
+"""lowbit.deploy.export.tflite_export: op structure, stored types and sizes, weights read back exactly, outputs
 in stock LiteRT vs Keras on 500 real reviews."""
 
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from deploy import tflite_export as te
+from lowbit.deploy.export import tflite_export as te
 
 OP_NAMES = {v: k for k, v in vars(te.OP).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(te.T).items() if not k.startswith("_")}

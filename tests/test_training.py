@@ -1,4 +1,4 @@
-"""pipeline.training: real short runs on IMDB reviews, resume after SIGKILL, run-dir rules,
+"""lowbit.pipeline.train.loop: real short runs on IMDB reviews, resume after SIGKILL, run-dir rules,
 MirroredStrategy on two logical CPUs."""
 
 import json
@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.keras2 import keras
-from pipeline.training import TrainConfig, train
+from lowbit.pipeline.keras2 import keras
+from lowbit.pipeline.train.loop import TrainConfig, train
 
 
 def config(tmp_path, shared_data, **overrides):
@@ -78,7 +78,7 @@ def test_invalid_configuration_fails_before_any_work(tmp_path, shared_data, over
 
 
 def lowbit(*args):
-    return [sys.executable, "-m", "pipeline.cli", *args]
+    return [sys.executable, "-m", "lowbit.cli", *args]
 
 
 def test_sigkill_mid_training_then_resume_loses_and_repeats_no_epoch(tmp_path, shared_data):
@@ -107,10 +107,10 @@ def test_sigkill_mid_training_then_resume_loses_and_repeats_no_epoch(tmp_path, s
 MIRRORED = textwrap.dedent(
     """
     import json, sys
-    from pipeline.keras2 import tf
+    from lowbit.pipeline.keras2 import tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from pipeline.training import TrainConfig, distribution_strategy, train
+    from lowbit.pipeline.train.loop import TrainConfig, distribution_strategy, train
     assert distribution_strategy("mirrored").num_replicas_in_sync == 2
     summary = train(TrainConfig(task="imdb-lstm", scheme="tc", out=sys.argv[1], epochs=2, limit=256,
                                 batch_size=32, data_dir=sys.argv[2], strategy="mirrored"), progress=False)
@@ -130,9 +130,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, shared_data):
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_history(tmp_path, monkeypatch):
     import dataclasses
 
-    import models
-    from pipeline import datasets
-    from pipeline.training import TrainingDiverged
+    from lowbit import models
+    from lowbit.pipeline.data import splits as datasets
+    from lowbit.pipeline.train.loop import TrainingDiverged
 
     real = models.get_task("summation-gru")
 
@@ -155,7 +155,7 @@ def test_init_from_starts_qat_at_the_float_runs_weights(tmp_path, shared_data):
     source = keras.models.load_model(tmp_path / "fp" / "model.h5")
     captured = {}
 
-    from pipeline import qat as qat_module
+    from lowbit.pipeline import qat as qat_module
 
     real = qat_module.quantize_model
 
@@ -163,7 +163,7 @@ def test_init_from_starts_qat_at_the_float_runs_weights(tmp_path, shared_data):
         captured["weights"] = [w.copy() for w in model.get_weights()]
         return real(model, *args, **kwargs)
 
-    import pipeline.training as training_module
+    import lowbit.pipeline.train.loop as training_module
 
     training_module.qat.quantize_model = spy
     try:
@@ -191,7 +191,7 @@ def test_init_from_refuses_what_does_not_fit(tmp_path, shared_data):
 
 
 def test_a_fine_tuning_run_does_not_replay_the_float_runs_random_stream(tmp_path):
-    from pipeline.training import random_seed
+    from lowbit.pipeline.train.loop import random_seed
 
     base = TrainConfig(task="imdb-lstm", scheme="fp", out=str(tmp_path / "fp"), seed=3)
     tuned = TrainConfig(task="imdb-lstm", scheme="tc", out=str(tmp_path / "tc"), seed=3, init_from=base.out)

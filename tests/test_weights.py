@@ -1,12 +1,12 @@
-"""deploy.weights: codes and α recovered exactly from stripped models; wrong scheme refused."""
+"""lowbit.deploy.export.weights: codes and α recovered exactly from stripped models; wrong scheme refused."""
 
 import numpy as np
 import pytest
 
-from deploy.weights import quantized_tensors, split
-from models import imdb
-from pipeline import qat
-from pipeline.schemes import CODE_VALUES
+from lowbit.deploy.export.weights import quantized_tensors, split
+from lowbit.models import imdb
+from lowbit.pipeline import qat
+from lowbit.pipeline.schemes import CODE_VALUES
 
 
 @pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])

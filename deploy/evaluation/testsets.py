@@ -14,7 +14,7 @@
   no labels (agreement is not defined for a regression).
 
 ``TestSet.outputs(predict)`` runs any batched forward function (a runtime's
-:meth:`~deploy.runtimes.Runner.predict` or a Keras model's ``predict``) over the whole set, so
+:meth:`~lowbit.deploy.runtime.runtimes.Runner.predict` or a Keras model's ``predict``) over the whole set, so
 the artifact and the Keras model are measured on exactly the same inputs.
 """
 
@@ -55,7 +55,7 @@ class TestSet:
     def sample_input(self, i: int = 0) -> np.ndarray:
         """One model input (batch of 1), as the latency benchmarks feed it."""
         if self.family == "frames":
-            from pipeline.moving_mnist import SEEN
+            from lowbit.pipeline.data.moving_mnist import SEEN
 
             return self.x[i:i + 1, :SEEN]
         return self.x[i:i + 1]
@@ -64,7 +64,7 @@ class TestSet:
         """The model's outputs on the whole set (frames: the predicted frames)."""
         if self.family != "frames":
             return np.asarray(predict(self.x))
-        from pipeline.moving_mnist import SEEN
+        from lowbit.pipeline.data.moving_mnist import SEEN
 
         sequence = self.x[:, :SEEN]
         predicted = []
@@ -78,14 +78,14 @@ class TestSet:
         if self.family == "imdb":
             return float(np.mean((outputs.reshape(-1) > 0.5) == (self.truth > 0.5)))
         if self.family == "summation":
-            from pipeline.summation import exact_match
+            from lowbit.pipeline.data.summation import exact_match
 
             return exact_match(self.truth, outputs)
         return float(np.mean(self.per_frame(outputs)))
 
     def per_frame(self, outputs: np.ndarray) -> list[float]:
         """Frames only: MSE of every predicted frame."""
-        from pipeline.moving_mnist import SEEN, mse_per_frame
+        from lowbit.pipeline.data.moving_mnist import SEEN, mse_per_frame
 
         return [float(v) for v in mse_per_frame(self.x[:, SEEN:], outputs)]
 
@@ -120,7 +120,7 @@ def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | Non
     if task.startswith("imdb-"):
         test = _imdb(task, run_dir, data_dir or config.get("data_dir"), seq_len)
     else:
-        import models
+        from lowbit import models
 
         splits = models.get_task(task).load_data(data_dir or config.get("data_dir"),
                                                  limit=config.get("limit"), seed=config.get("seed", 0))
@@ -138,15 +138,15 @@ def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | Non
 @functools.lru_cache(maxsize=2)
 def _test_reviews(source: Path):
     """The raw test reviews, read once per source: evaluating several runs needs them each time."""
-    from pipeline import imdb
+    from lowbit.pipeline.data import imdb
 
     return imdb.load(source, splits=("test",))["test"]
 
 
 def _imdb(task: str, run_dir: Path, data_dir, seq_len: int | None) -> TestSet:
-    from models.imdb import MAXLEN
-    from pipeline import imdb
-    from pipeline.text import Vocabulary
+    from lowbit.models.imdb import MAXLEN
+    from lowbit.pipeline.data import imdb
+    from lowbit.pipeline.data.text import Vocabulary
 
     vocab_path = run_dir / "vocab.txt"
     if not vocab_path.is_file():

@@ -1,7 +1,7 @@
 """``lowbit bench ARTIFACT [ARTIFACT ...]``: latency only, here or on an Android phone.
 
 Here (default): every artifact in its stock runtime at batch 1, all of them interleaved in one
-measurement (:mod:`deploy.latency`), p50/p90/p99, and each p50 as a ratio to the baseline
+measurement (:mod:`lowbit.deploy.runtime.latency`), p50/p90/p99, and each p50 as a ratio to the baseline
 (the first artifact unless ``--baseline`` names one). The input is a fixed pseudo-random
 example of the artifact's input shape (token ids below the vocabulary size, or values in
 [0, 1)): latency of these models does not depend on the values.
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from deploy import artifacts, latency, runtimes
+from lowbit.deploy.runtime import artifacts, latency, runtimes
 
 DEVICE_DIR = "/data/local/tmp/lowbit"
 

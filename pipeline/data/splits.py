@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import imdb, moving_mnist, summation
-from pipeline.text import Vocabulary
+from lowbit.pipeline.data import imdb, moving_mnist, summation
+from lowbit.pipeline.data.text import Vocabulary
 
 VALIDATION_SHARE = 0.1
 
@@ -99,7 +99,7 @@ def frames_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
 def frames_measures(model, splits: Splits) -> dict:
     """MSE per predicted frame (paper eq. 25, Fig. 23): the first ``SEEN`` frames are given, the
     rest are predicted one at a time, each prediction fed back as the next input."""
-    from models.frames import predict_frames
+    from lowbit.models.frames import predict_frames
 
     full = np.concatenate([splits.x_test[:, :1], splits.y_test], axis=1)
     seen, truth = full[:, :moving_mnist.SEEN], full[:, moving_mnist.SEEN:]

@@ -1,6 +1,6 @@
 """Peak resident memory of a process that loads one artifact and runs it, and nothing else.
 
-:func:`measure` starts ``python -m deploy.memory ARTIFACT INPUT.npy`` in a fresh process, which
+:func:`measure` starts ``python -m lowbit.deploy.runtime.memory ARTIFACT INPUT.npy`` in a fresh process, which
 imports only numpy and the artifact's runtime, reads the kernel's high-water mark of resident
 memory (``VmHWM`` in ``/proc/self/status``), then loads the artifact, runs the input ``runs``
 times and reads the mark again. It reports both marks in MB (10^6 bytes):
@@ -38,7 +38,7 @@ def measure(artifact_path, sample: np.ndarray, *, threads: int = 1, runs: int = 
         sample_path = Path(scratch) / "input.npy"
         np.save(sample_path, np.ascontiguousarray(sample), allow_pickle=False)
         done = subprocess.run(
-            [sys.executable, "-m", "deploy.memory", str(artifact_path), str(sample_path),
+            [sys.executable, "-m", "lowbit.deploy.runtime.memory", str(artifact_path), str(sample_path),
              "--threads", str(threads), "--runs", str(runs)],
             capture_output=True, text=True)
     if done.returncode != 0:
@@ -50,14 +50,14 @@ def measure(artifact_path, sample: np.ndarray, *, threads: int = 1, runs: int = 
 def _main(argv=None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m deploy.memory")
+    parser = argparse.ArgumentParser(prog="python -m lowbit.deploy.runtime.memory")
     parser.add_argument("artifact")
     parser.add_argument("input", help=".npy file with one input batch")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
 
-    from deploy import artifacts, runtimes
+    from lowbit.deploy.runtime import artifacts, runtimes
 
     if Path(args.artifact).suffix.lower() == ".tflite":
         import ai_edge_litert.interpreter  # noqa: F401  (the runtime counts before the model)

@@ -21,10 +21,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import models
-from pipeline import atomic, model_files, qat, quantizers
-from pipeline.downloads import file_hash
-from pipeline.keras2 import keras, tf
+from lowbit import models
+from lowbit.pipeline import atomic, model_files, qat, quantizers
+from lowbit.pipeline.downloads import file_hash
+from lowbit.pipeline.keras2 import keras, tf
 
 STRATEGIES = ("default", "mirrored")
 

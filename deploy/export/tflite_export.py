@@ -36,7 +36,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils
 
-from deploy import packing
+from lowbit.deploy.export import packing
 
 T = schema.TensorType
 OP = schema.BuiltinOperator
@@ -49,7 +49,7 @@ LSTM_GATE_INPUTS = range(1, 9)  # input_to_{i,f,c,o}, recurrent_to_{i,f,c,o} wei
 
 def convert_keras_model(model, *, scheme: str, batch_size: int = 1) -> bytes:
     """``.tflite`` bytes of a stripped ``scheme`` model (``fp``: plain float32)."""
-    from pipeline.keras2 import tf
+    from lowbit.pipeline.keras2 import tf
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -278,7 +278,7 @@ def _codes_and_step(weights: np.ndarray, scheme: str, what: str) -> tuple[np.nda
 def tensor_value(model, subgraph, index: int) -> tuple[np.ndarray, str, int]:
     """(float value, stored type name, stored bytes) of a constant tensor; a ``DEQUANTIZE``
     output is followed back to its quantized input. INT2/INT4 data is unpacked per
-    :mod:`deploy.packing` (signed two's complement levels)."""
+    :mod:`lowbit.deploy.export.packing` (signed two's complement levels)."""
     for op in subgraph.operators:
         if index in op.outputs and opcode(model, op) == OP.DEQUANTIZE:
             index = op.inputs[0]

@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline import atomic  # noqa: E402
-from pipeline.figures import save as _save  # noqa: E402
+from lowbit.pipeline import atomic  # noqa: E402
+from lowbit.pipeline.experiments.figures import save as _save  # noqa: E402
 
 LATENCY_TARGETS = {"onnx": 0.5, "tflite": 0.7}
 QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01}  # mse: relative

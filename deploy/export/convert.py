@@ -22,8 +22,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline import atomic, model_files
-from pipeline.downloads import file_hash
+from lowbit.pipeline import atomic, model_files
+from lowbit.pipeline.downloads import file_hash
 
 FORMATS = ("tflite", "onnx")
 FILENAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
@@ -49,8 +49,8 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
     config = json.loads(config_path.read_text())
     scheme = config["scheme"]
 
-    from deploy import onnx_export, tflite_export
-    from deploy.weights import quantized_tensors
+    from lowbit.deploy.export import onnx_export, tflite_export
+    from lowbit.deploy.export.weights import quantized_tensors
 
     model = model_files.load(model_path)
     n_weights = sum(t.codes.size for t in quantized_tensors(model, scheme)) if scheme != "fp" else 0

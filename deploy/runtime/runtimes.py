@@ -1,6 +1,6 @@
 """Run a checked artifact in its stock runtime: LiteRT (``ai_edge_litert``) or ONNX Runtime (CPU).
 
-:func:`load` turns an :class:`~deploy.artifacts.Artifact` into a :class:`Runner` with one
+:func:`load` turns an :class:`~lowbit.deploy.runtime.artifacts.Artifact` into a :class:`Runner` with one
 contract for both formats:
 
 * ``runner.run(x)`` takes exactly one batch (``x.shape == runner.input_shape`` where that is
@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from deploy.artifacts import Artifact, ArtifactError
+from lowbit.deploy.runtime.artifacts import Artifact, ArtifactError
 
 
 def all_threads() -> int:

@@ -16,7 +16,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_qat_overhead(args) -> int:
-    from pipeline import step_time
+    from lowbit.pipeline.train import step_time
 
     rows = []
     for arch in args.arch:
@@ -34,8 +34,8 @@ def _cmd_qat_overhead(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from pipeline.downloads import DataUnavailableError
-    from pipeline.training import TrainConfig, TrainingDiverged, train
+    from lowbit.pipeline.downloads import DataUnavailableError
+    from lowbit.pipeline.train.loop import TrainConfig, TrainingDiverged, train
 
     config = TrainConfig(
         task=args.task, scheme=args.scheme, out=args.out or f"runs/{args.task}-{args.scheme}",
@@ -55,9 +55,9 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from pipeline.downloads import DataUnavailableError
-    from pipeline.reproduce import reproduce
-    from pipeline.training import TrainingDiverged
+    from lowbit.pipeline.downloads import DataUnavailableError
+    from lowbit.pipeline.experiments.reproduce import reproduce
+    from lowbit.pipeline.train.loop import TrainingDiverged
 
     try:
         results = reproduce(args.experiment, runs_dir=args.runs, docs_dir=args.docs,
@@ -72,7 +72,7 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_convert(args) -> int:
-    from deploy.convert import convert_run, parse_formats
+    from lowbit.deploy.export.convert import convert_run, parse_formats
 
     try:
         manifest = convert_run(args.run_dir, formats=parse_formats(args.to), batch_size=args.batch)
@@ -92,16 +92,16 @@ def _fail(command: str, err: Exception) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from deploy.artifacts import ArtifactError
-    from deploy.evaluate import evaluate
-    from pipeline.downloads import DataUnavailableError
+    from lowbit.deploy.runtime.artifacts import ArtifactError
+    from lowbit.deploy.evaluation.evaluate import evaluate
+    from lowbit.pipeline.downloads import DataUnavailableError
 
     try:
         report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,
                           limit=args.limit, runs=args.runs, warmup=args.warmup)
     except (ValueError, ArtifactError, DataUnavailableError) as err:
         return _fail("evaluate", err)
-    from deploy.report import markdown
+    from lowbit.deploy.evaluation.report import markdown
 
     print(markdown(report).split("\n## Targets")[0].strip())
     print(f"\nwrote {args.out}/report.json, report.md and {len(report['figures'])} plots")
@@ -111,8 +111,8 @@ def _cmd_evaluate(args) -> int:
 def _cmd_predict(args) -> int:
     import os
 
-    from deploy import predict
-    from deploy.artifacts import ArtifactError
+    from lowbit.deploy.runtime import predict
+    from lowbit.deploy.runtime.artifacts import ArtifactError
 
     try:
         predictor = predict.Predictor(args.artifact, threads=args.threads)
@@ -130,8 +130,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from deploy import bench
-    from deploy.artifacts import ArtifactError
+    from lowbit.deploy.runtime import bench
+    from lowbit.deploy.runtime.artifacts import ArtifactError
 
     try:
         if args.adb:
@@ -154,10 +154,10 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from deploy.artifacts import ArtifactError
-    from pipeline import main_job
-    from pipeline.downloads import DataUnavailableError
-    from pipeline.training import TrainingDiverged
+    from lowbit.deploy.runtime.artifacts import ArtifactError
+    from lowbit import main_job
+    from lowbit.pipeline.downloads import DataUnavailableError
+    from lowbit.pipeline.train.loop import TrainingDiverged
 
     try:
         result = main_job.run(task=args.task, preset=args.preset, epochs=args.epochs,
@@ -168,12 +168,12 @@ def _cmd_run(args) -> int:
         print(f"lowbit run: error: {err}", file=sys.stderr)
         return 1 if isinstance(err, TrainingDiverged) else 2
     report_md = Path(result["report"]).with_name("report.md")
-    from deploy.report import markdown
+    from lowbit.deploy.evaluation.report import markdown
 
     print(markdown(json.loads(Path(result["report"]).read_text())).split("\n![")[0].strip())
     print(f"\nreport: {report_md}")
     if result["deployed"]:
-        from deploy.android import next_steps
+        from lowbit.deploy.android import next_steps
 
         d, where = result["deployed"], result["android_dir"]
         print(f"android: {d['scheme']} model ({d['size_bytes'] / 1e6:.2f} MB) "
@@ -183,8 +183,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_deploy(args) -> int:
-    from deploy import android
-    from deploy.artifacts import ArtifactError
+    from lowbit.deploy import android
+    from lowbit.deploy.runtime.artifacts import ArtifactError
 
     try:
         metadata = android.bundle(args.run_dir, args.android)
@@ -198,8 +198,8 @@ def _cmd_deploy(args) -> int:
 
 
 def _cmd_tokenize(args) -> int:
-    from deploy.predict import lines_of
-    from pipeline.text import Vocabulary
+    from lowbit.deploy.runtime.predict import lines_of
+    from lowbit.pipeline.data.text import Vocabulary
 
     try:
         vocab = Vocabulary.load(Path(args.vocab))
@@ -240,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     p.set_defaults(run=_cmd_qat_overhead)
 
-    from models import TASKS  # light: builders import TensorFlow only when called
-    from pipeline.schemes import DISTRIBUTIONS, SCALES, SCHEMES
+    from lowbit.models import TASKS  # light: builders import TensorFlow only when called
+    from lowbit.pipeline.schemes import DISTRIBUTIONS, SCALES, SCHEMES
 
     p = sub.add_parser("train", help="train one task with one quantization scheme into a run directory")
     p.add_argument("--task", required=True, choices=TASKS)
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing run in --out")
     p.set_defaults(run=_cmd_train)
 
-    from pipeline.reproduce import EXPERIMENTS
+    from lowbit.pipeline.experiments.reproduce import EXPERIMENTS
 
     p = sub.add_parser("reproduce", help="run one of the paper's experiments (every scheme), "
                        "write docs/results.md and the figures")
@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int, default=1, help="fixed batch size of the .tflite")
     p.set_defaults(run=_cmd_convert)
 
-    from pipeline.main_job import PRESETS
+    from lowbit.main_job import PRESETS
 
     p = sub.add_parser("run", help="the main job: train fp, bc, tc, qc; convert; evaluate against fp; "
                        "bundle the chosen model into the Android demo (finished stages are skipped)")

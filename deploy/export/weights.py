@@ -1,6 +1,6 @@
 """Recover the codes and the per-tensor scale α of every quantized weight of a stripped model.
 
-A stripped model (:func:`pipeline.strip`) stores each quantized weight as ``codes × α`` in float32.
+A stripped model (:func:`lowbit.strip`) stores each quantized weight as ``codes × α`` in float32.
 :func:`quantized_tensors` finds those weights (the same layer/attribute table the QAT configs use)
 and splits each back into codes and α *exactly*: it raises ``ValueError`` when ``codes × α`` does
 not reproduce the stored tensor bit for bit (a float model, the wrong scheme, edited weights).
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.keras2 import keras
-from pipeline.quantize_configs import QUANTIZED_LAYERS, TIME_DISTRIBUTED_INNER
-from pipeline.schemes import CODE_VALUES
+from lowbit.pipeline.keras2 import keras
+from lowbit.pipeline.quantize_configs import QUANTIZED_LAYERS, TIME_DISTRIBUTED_INNER
+from lowbit.pipeline.schemes import CODE_VALUES
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,6 @@ def split(weight: np.ndarray, scheme: str, *, name: str, layer: str = "", attrib
         example = weight[off_grid][:3].tolist() if off_grid.any() else "rounding"
         raise ValueError(
             f"{name} is not a {scheme} tensor (codes {allowed.tolist()} × one α): e.g. {example}; "
-            "was the model trained with this scheme and stripped with pipeline.strip?"
+            "was the model trained with this scheme and stripped with lowbit.strip?"
         )
     return QuantizedTensor(name, layer, attribute, scheme, codes, alpha)

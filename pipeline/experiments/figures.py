@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline import atomic, quantizers  # noqa: E402
-from pipeline.schemes import CODE_VALUES  # noqa: E402
+from lowbit.pipeline import atomic, quantizers  # noqa: E402
+from lowbit.pipeline.schemes import CODE_VALUES  # noqa: E402
 
 COLORS = {"fp": "black", "bc": "tab:red", "tc": "tab:blue", "qc": "tab:green",
           "tc-uniform": "tab:cyan", "qc-uniform": "tab:olive"}

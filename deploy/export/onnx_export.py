@@ -18,7 +18,7 @@ GRU stay the native ONNX ops), :func:`simplify` (drops tf2onnx leftovers), then
   constant unpack subgraph ``BitShift -> BitwiseAnd -> Gather(codebook × α) -> Reshape``, folded
   by ORT at session creation into the exact float tensor.
 
-Packed initializers follow :mod:`deploy.packing` (C order, LSB first, zero padding) and are named
+Packed initializers follow :mod:`lowbit.deploy.export.packing` (C order, LSB first, zero padding) and are named
 ``lowbit/<original initializer>/packed<bits>_<n>``; the model's metadata entry
 ``lowbit.quantized_tensors`` lists every packed tensor (:func:`stored_tensors`). Why this mix (measured on the IMDB
 LSTM, see README): DequantizeLinear(int2) is fused by ORT 1.32 into MatMulNBits, which computes
@@ -34,8 +34,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from deploy import packing
-from deploy.weights import quantized_tensors
+from lowbit.deploy.export import packing
+from lowbit.deploy.export.weights import quantized_tensors
 
 OPSET = 18
 TENSORS_METADATA_KEY = "lowbit.quantized_tensors"  # JSON list of the packed tensors, see _Builder.record
@@ -45,7 +45,7 @@ DQ_LSTM_LEVEL = 64  # |q| of code ±1 in DynamicQuantizeLSTM's int8 weights (sca
 
 def convert_keras_model(model, *, scheme: str, batch_size: int | None = None) -> bytes:
     """ONNX bytes of a stripped ``scheme`` model; ``batch_size=None`` keeps the batch dynamic."""
-    from pipeline.keras2 import tf
+    from lowbit.pipeline.keras2 import tf
     import tf2onnx
 
     specs = [tf.TensorSpec((batch_size,) + tuple(t.shape[1:]), t.dtype, name=_input_name(model, i))
@@ -108,7 +108,7 @@ def pack_weights(onnx_bytes: bytes, *, scheme: str, reference: list[np.ndarray])
 
 
 def _split(values: np.ndarray, scheme: str, name: str):
-    from deploy.weights import split
+    from lowbit.deploy.export.weights import split
 
     return split(values, scheme, name=name)
 

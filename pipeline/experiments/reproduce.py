@@ -1,7 +1,7 @@
 """``lowbit reproduce imdb|summation|frames``: the paper's sweeps, their results and figures.
 
 For an experiment, every (task, scheme, distribution) run is trained into
-``RUNS/<experiment>/<task>-<scheme>[-uniform]`` with :func:`pipeline.training.train` — skipped when that
+``RUNS/<experiment>/<task>-<scheme>[-uniform]`` with :func:`lowbit.pipeline.train.loop.train` — skipped when that
 directory already holds a finished run with the same settings, resumed when it holds an
 interrupted one — then ``DOCS/results/<experiment>.json``, the PNG figures beside it and
 ``DOCS/results.md`` (rebuilt from every ``DOCS/results/*.json`` present) are written.
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import atomic, model_files, recipe
+from lowbit.pipeline import atomic, model_files
+from lowbit.pipeline.train import recipe
 
 # TensorFlow (via training, figures) is imported inside the functions: the CLI imports this
 # module for the experiment names, and `lowbit --help` must stay instant.
@@ -49,7 +50,7 @@ class Experiment:
     other_tasks: tuple[str, ...] = ()  # what --task may swap in for a one-task experiment
     learning_rate: float = recipe.SCRATCH_LEARNING_RATE  # the fp runs (without fine-tuning: every run)
     # None: every run from scratch; else the quantized runs start from their task's fp run
-    # (pipeline.recipe) at this learning rate, and the fp run trains at FLOAT_LEARNING_RATE
+    # (lowbit.pipeline.train.recipe) at this learning rate, and the fp run trains at FLOAT_LEARNING_RATE
     finetune_learning_rate: float | None = None
 
 
@@ -127,7 +128,7 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
             valid = ", ".join(experiment.other_tasks + experiment.tasks) or "none"
             raise ValueError(f"--task {task!r} does not fit experiment {name}; valid choices: {valid}")
         experiment = replace(experiment, tasks=(task,), runs=tuple((task, s, d) for _, s, d in experiment.runs))
-    from pipeline.training import TrainConfig, train_or_reuse
+    from lowbit.pipeline.train.loop import TrainConfig, train_or_reuse
 
     experiment = replace(experiment, epochs=epochs or experiment.epochs,
                          limit=limit if limit is not None else experiment.limit)
@@ -152,7 +153,7 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
 
 
 def _start(experiment: Experiment, task: str, scheme: str, run_dir: dict) -> dict:
-    """Learning rate and starting weights of one run (:mod:`pipeline.recipe`)."""
+    """Learning rate and starting weights of one run (:mod:`lowbit.pipeline.train.recipe`)."""
     if experiment.finetune_learning_rate is None or scheme == "fp":
         return {"learning_rate": experiment.learning_rate}
     return {"learning_rate": experiment.finetune_learning_rate, "init_from": run_dir[(task, "fp", "normal")]}
@@ -189,8 +190,8 @@ def _results(experiment: Experiment, configs, summaries, seed: int) -> dict:
 
 
 def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -> list[str]:
-    from models import get_task
-    from pipeline import figures
+    from lowbit.models import get_task
+    from lowbit.pipeline.experiments import figures
 
     drawn = []
     name = experiment.name
@@ -227,7 +228,7 @@ def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -
 
 def _recurrent_kernel(model_path: Path):
     """(layer name, kernel) of the first recurrent layer of a trained float model."""
-    from pipeline.keras2 import keras
+    from lowbit.pipeline.keras2 import keras
 
     model = model_files.load(model_path)
     for layer in model.layers:
@@ -237,9 +238,10 @@ def _recurrent_kernel(model_path: Path):
 
 
 def _draw_frames(experiment, configs, summaries, out_dir: Path, data_dir) -> list:
-    from models import get_task
-    from models.frames import predict_frames
-    from pipeline import figures, moving_mnist
+    from lowbit.models import get_task
+    from lowbit.models.frames import predict_frames
+    from lowbit.pipeline.experiments import figures
+    from lowbit.pipeline.data import moving_mnist
 
     config = configs[0]
     splits = get_task(config.task).load_data(data_dir, limit=config.limit, seed=config.seed)

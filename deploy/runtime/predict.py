@@ -1,9 +1,9 @@
 """``lowbit predict ARTIFACT [TEXT ...]``: sentiment of raw text through a deployed IMDB artifact.
 
-The artifact (``.tflite`` or ``.onnx``) is opened through :func:`deploy.artifacts.open_artifact`
+The artifact (``.tflite`` or ``.onnx``) is opened through :func:`lowbit.deploy.runtime.artifacts.open_artifact`
 (checked, and its sha256 compared with ``manifest.json`` when one lies beside it); the
 vocabulary is the ``vocab.txt`` beside it. Each text goes through the same pipeline as training
-and the Android app (:mod:`pipeline.text`), then the artifact.
+and the Android app (:mod:`lowbit.pipeline.data.text`), then the artifact.
 
 One JSON object per input, in input order::
 
@@ -23,8 +23,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from deploy import artifacts, runtimes
-from pipeline.text import Vocabulary, tokenize
+from lowbit.deploy.runtime import artifacts, runtimes
+from lowbit.pipeline.data.text import Vocabulary, tokenize
 
 THRESHOLD = 0.5
 

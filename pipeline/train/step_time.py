@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
-from models import imdb
-from pipeline.keras2 import keras
-from pipeline.qat import quantize_model
+from lowbit.models import imdb
+from lowbit.pipeline.keras2 import keras
+from lowbit.pipeline.qat import quantize_model
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,18 @@
 For every artifact listed in each run's ``manifest.json`` (``model.tflite`` run by LiteRT,
 ``model.onnx`` by ONNX Runtime), measured in this process:
 
-* **quality** on the task's test split through the artifact itself (:mod:`deploy.testsets`),
+* **quality** on the task's test split through the artifact itself (:mod:`lowbit.deploy.evaluation.testsets`),
   next to the run's Keras model on the same inputs, and the agreement of their decisions;
-* **latency** at batch 1 of one sample input (:mod:`deploy.latency`): all artifacts of a format
+* **latency** at batch 1 of one sample input (:mod:`lowbit.deploy.runtime.latency`): all artifacts of a format
   interleaved in one measurement, warm-up first, at 1 thread and at all threads;
 * **load time**: from the file's bytes to the first result — creating the interpreter /
   session and running one input (LiteRT prepares XNNPACK and packs weights at the first run,
   ONNX Runtime folds constants at session creation); median of several, interleaved;
-* **peak resident memory** of a fresh process running only that artifact (:mod:`deploy.memory`);
+* **peak resident memory** of a fresh process running only that artifact (:mod:`lowbit.deploy.runtime.memory`);
 * **size** and **bits per quantized weight** from the manifest;
 
 and every figure as a ratio to the baseline run's artifact of the same format. The report
-(:mod:`deploy.report`): ``report.json``, ``report.md`` and PNG plots in ``out_dir``.
+(:mod:`lowbit.deploy.evaluation.report`): ``report.json``, ``report.md`` and PNG plots in ``out_dir``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from deploy import artifacts as artifacts_mod
-from deploy import latency, memory, runtimes, testsets
-from deploy.convert import MANIFEST
+from lowbit.deploy.runtime import artifacts as artifacts_mod
+from lowbit.deploy.runtime import latency, memory, runtimes
+from lowbit.deploy.evaluation import testsets
+from lowbit.deploy.export.convert import MANIFEST
 
 SAMPLES = 16  # latency inputs cycle through this many real test examples
 
@@ -104,7 +105,7 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "artifacts": [m.entry for m in measured],
     }
-    from deploy import report as report_mod
+    from lowbit.deploy.evaluation import report as report_mod
 
     report["checks"] = report_mod.checks(report)
     report_mod.write(report, Path(out_dir))
@@ -135,7 +136,7 @@ def _sequence_length(artifact) -> int | None:
 
 
 def _measure_quality(measured, threads: int, progress: bool) -> None:
-    from pipeline import model_files
+    from lowbit.pipeline import model_files
 
     keras_outputs = {}  # id(test set) -> the run's Keras model's outputs on it
     for m in measured:
@@ -164,7 +165,7 @@ def _measure_quality(measured, threads: int, progress: bool) -> None:
 
 
 def _seen() -> int:
-    from pipeline.moving_mnist import SEEN
+    from lowbit.pipeline.data.moving_mnist import SEEN
 
     return SEEN
 

@@ -3,17 +3,17 @@
 Stages, each skipped when its outputs are up to date:
 
 1. **train** ``fp`` from scratch, then ``bc``, ``tc`` and ``qc`` by QAT starting from the trained
-   ``fp`` weights (:mod:`pipeline.recipe`: learning rates and the measurements behind them).
+   ``fp`` weights (:mod:`lowbit.pipeline.train.recipe`: learning rates and the measurements behind them).
    A run is reused when ``RUNS/<task>-<scheme>/run.json`` exists with the same settings, model
    definition and starting weights; an interrupted run is resumed.
-2. **convert** every run to ``model.tflite`` and ``model.onnx`` (:func:`deploy.convert.convert_run`);
+2. **convert** every run to ``model.tflite`` and ``model.onnx`` (:func:`lowbit.deploy.export.convert.convert_run`);
    skipped when ``manifest.json`` belongs to the current ``model.h5`` and lists both files
    with matching sha256.
-3. **evaluate** all artifacts against the ``fp`` ones (:func:`deploy.evaluate.evaluate`) into
+3. **evaluate** all artifacts against the ``fp`` ones (:func:`lowbit.deploy.evaluation.evaluate.evaluate`) into
    ``RUNS/report/``; skipped when ``report.json`` lists exactly the current artifacts (by sha256)
    with the same settings.
 4. **deploy** the ``deploy_scheme`` run's ``.tflite`` into the Android demo
-   (:func:`deploy.android.bundle`); skipped when the bundled model has the same sha256.
+   (:func:`lowbit.deploy.android.bundle`); skipped when the bundled model has the same sha256.
 
 Presets: ``quick`` (default, about 15 minutes on 2 CPU cores for ``imdb-lstm``: 2 float
 epochs, 2 fine-tuning epochs per quantized scheme) and ``paper`` (the paper's budget: up to
@@ -27,8 +27,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline import recipe
-from pipeline.downloads import file_hash
+from lowbit.pipeline.train import recipe
+from lowbit.pipeline.downloads import file_hash
 
 QUANTIZED = ("bc", "tc", "qc")
 
@@ -58,8 +58,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``."""
-    import models
-    from pipeline.training import TrainConfig
+    from lowbit import models
+    from lowbit.pipeline.train.loop import TrainConfig
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
@@ -110,7 +110,7 @@ def _android_dir(android, task: str) -> Path | None:
 
 
 def _train(configs, progress: bool) -> dict:
-    from pipeline.training import train_or_reuse
+    from lowbit.pipeline.train.loop import train_or_reuse
 
     summaries = {}
     for i, config in enumerate(configs, 1):
@@ -121,7 +121,7 @@ def _train(configs, progress: bool) -> dict:
 
 
 def _convert(run_dir: Path) -> dict:
-    from deploy.convert import FILENAMES, MANIFEST, convert_run
+    from lowbit.deploy.export.convert import FILENAMES, MANIFEST, convert_run
 
     manifest_path = run_dir / MANIFEST
     if manifest_path.is_file():
@@ -137,7 +137,7 @@ def _convert(run_dir: Path) -> dict:
 
 
 def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, progress: bool) -> dict:
-    from deploy.evaluate import evaluate
+    from lowbit.deploy.evaluation.evaluate import evaluate
 
     report_path = report_dir / "report.json"
     current = sorted(file_hash(d / name, "sha256") for d in run_dirs for name in ("model.tflite", "model.onnx"))
@@ -153,6 +153,6 @@ def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, progres
 
 
 def _deploy(run_dir: Path, android_dir: Path, report: dict) -> dict:
-    from deploy import android
+    from lowbit.deploy import android
 
     return android.bundle(run_dir, android_dir, report=report)

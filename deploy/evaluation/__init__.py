@@ -1,0 +1,1 @@
+"""Evaluation: test sets as artifacts see them, the measurement harness, the report."""

@@ -1,0 +1,1 @@
+"""Export: packing, the weights a stripped model stores, TFLite and ONNX conversion, ``lowbit convert``."""

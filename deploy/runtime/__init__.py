@@ -1,0 +1,1 @@
+"""Runtimes: artifact checks, LiteRT / ONNX Runtime runners, predict, latency, memory, bench."""

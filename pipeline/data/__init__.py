@@ -1,0 +1,1 @@
+"""Data: IMDB reviews, the text pipeline, summation problems, moving MNIST, train/validation/test splits."""

@@ -1,0 +1,1 @@
+"""Training: the QAT training loop with checkpoints and resume, the recipe, QAT step-time measurement."""
