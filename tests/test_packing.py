@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lowbit.deploy.export import packing
+from lowbit.pipeline.schemes import QUANTIZED
 
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9)
 
@@ -21,9 +22,9 @@ def test_unpack_inverts_pack_for_any_shape_and_width(bits, shape, data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(scheme=st.sampled_from(sorted(packing.CODEBOOKS)), shape=shapes, data=st.data())
+@given(scheme=st.sampled_from(QUANTIZED), shape=shapes, data=st.data())
 def test_codes_survive_levels_and_packing(scheme, shape, data):
-    bits, book = packing.CODEBOOKS[scheme]
+    bits, book = packing.codebook(scheme)
     values = [v for v in book if v == v]
     codes = data.draw(hnp.arrays(np.float32, shape, elements=st.sampled_from(values)))
     levels = packing.to_levels(codes, scheme)

@@ -14,18 +14,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from lowbit.pipeline import atomic  # noqa: E402
-from lowbit.pipeline.experiments.figures import save as _save  # noqa: E402
+from lowbit.pipeline import atomic
+from lowbit.pipeline.plotting import color, plt
+from lowbit.pipeline.plotting import save as _save
 
 LATENCY_TARGETS = {"onnx": 0.5, "tflite": 0.7}
 QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01}  # mse: relative
-COLORS = {"fp": "black", "bc": "tab:red", "tc": "tab:blue", "qc": "tab:green"}
 MARKERS = {"tflite": "o", "onnx": "s"}
 RUNTIME = {"tflite": "LiteRT", "onnx": "ONNX Runtime"}
 
@@ -73,19 +69,11 @@ def _ratio(x) -> str:
     return "—" if x is None else f"{x:.2f}×"
 
 
-def markdown(report: dict) -> str:
-    threads = report["settings"]["threads"]
-    many = threads[-1]
+def table(report: dict) -> list[str]:
+    """The Markdown table of every artifact's figures (the CLI prints it; report.md holds it)."""
+    many = report["settings"]["threads"][-1]
     metric = report["metric"].replace("_", " ")
     lines = [
-        f"# Deployment report: {report['task']}", "",
-        f"Every artifact measured in its stock runtime on this machine ({report['machine']['cpus']} CPUs, "
-        f"{report['machine']['platform']}; LiteRT {report['machine']['ai_edge_litert']}, ONNX Runtime "
-        f"{report['machine']['onnxruntime']}), {report['created']}. Quality on "
-        f"{report['test_examples']:,} test examples through the artifact itself; latency at batch 1, "
-        f"{report['settings']['runs']} interleaved runs after {report['settings']['warmup']} warm-up runs; "
-        f"ratios (×) are against the `{report['baseline']}` artifact of the same format, measured in "
-        "the same process.", "",
         f"| scheme | runtime | size | × | bits/weight | {metric} (artifact) | Keras | agreement "
         f"| p50 ms (1 thread) | p90 | p99 | × | p50 ms ({many} threads) | × | load + 1st run ms | × | peak RSS MB | × |",
         "|---" * 18 + "|",
@@ -101,6 +89,20 @@ def markdown(report: dict) -> str:
             f"| {by[str(many)]['p50']:.3f} | {_ratio(a['latency_ratio_by_threads'][str(many)])} "
             f"| {a['load_ms']:.1f} | {_ratio(a['load_ratio'])} "
             f"| {a.get('peak_rss_mb', float('nan')):.1f} | {_ratio(a.get('memory_ratio'))} |")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"# Deployment report: {report['task']}", "",
+        f"Every artifact measured in its stock runtime on this machine ({report['machine']['cpus']} CPUs, "
+        f"{report['machine']['platform']}; LiteRT {report['machine']['ai_edge_litert']}, ONNX Runtime "
+        f"{report['machine']['onnxruntime']}), {report['created']}. Quality on "
+        f"{report['test_examples']:,} test examples through the artifact itself; latency at batch 1, "
+        f"{report['settings']['runs']} interleaved runs after {report['settings']['warmup']} warm-up runs; "
+        f"ratios (×) are against the `{report['baseline']}` artifact of the same format, measured in "
+        "the same process.", "",
+    ] + table(report)
     lines += ["", "## Targets", "", "| artifact | check | value | |", "|---|---|---|---|"]
     for c in report["checks"]:
         lines.append(f"| {c['artifact']} | {c['check']} | {c['value']} | {'✅' if c['passed'] else '❌'} |")
@@ -112,7 +114,7 @@ def quality_vs_size(report: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4))
     scale = 1 if report["metric"] == "mse" else 100
     for a in report["artifacts"]:
-        ax.scatter(a["size_bytes"] / 1e6, scale * a["value"], color=COLORS.get(a["scheme"], "grey"),
+        ax.scatter(a["size_bytes"] / 1e6, scale * a["value"], color=color(a["scheme"]),
                    marker=MARKERS[a["format"]], s=60, label=f"{a['scheme']} {RUNTIME[a['format']]}")
         ax.annotate(a["scheme"], (a["size_bytes"] / 1e6, scale * a["value"]), textcoords="offset points",
                     xytext=(5, 4), fontsize=8)
@@ -137,7 +139,7 @@ def latency_per_artifact(report: dict, path: Path) -> Path:
             p50 = [a["latency_by_threads"][t]["p50"] for a in group]
             p90 = [a["latency_by_threads"][t]["p90"] for a in group]
             bars = ax.bar(xs, p50, width, yerr=[np.zeros(len(group)), np.subtract(p90, p50)], capsize=3,
-                          color=[COLORS.get(a["scheme"], "grey") for a in group], alpha=1.0 if j == 0 else 0.5,
+                          color=[color(a["scheme"]) for a in group], alpha=1.0 if j == 0 else 0.5,
                           label=f"{t} thread{'s' if t != '1' else ''}")
             ax.bar_label(bars, [f"{v:.2f}" for v in p50], fontsize=7)
         ax.set_xticks(range(len(group)), [a["scheme"] for a in group])

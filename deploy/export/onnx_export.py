@@ -147,7 +147,7 @@ class _Builder:
 
     def unpack(self, base: str, split, scheme: str, dtype, *, scale, out_name: str) -> None:
         """Packed initializer + constant subgraph producing ``codebook[level] × scale``."""
-        bits, book = packing.CODEBOOKS[scheme]
+        bits, book = packing.codebook(scheme)
         codes_shape = split.codes.shape
         levels = packing.to_levels(split.codes, scheme)
         per_byte = 8 // bits

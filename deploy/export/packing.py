@@ -10,25 +10,21 @@ Format (the contract every exporter and reader in lowbit follows):
 * The last byte is padded with zero bits; the packed length is ``ceil(size * bits / 8)``.
   Shape is not stored: the reader passes it to :func:`unpack`.
 
-A *codebook* maps levels to the values they stand for (before the per-tensor scale α):
-:data:`CODEBOOKS` gives, per scheme, the codebook lowbit writes. ``bc`` needs 1 bit; ``tc`` uses
-2-bit two's complement (0 -> 0, 1 -> 1, 3 -> -1; level 2 is unused), so an INT2 reader sees the
-same numbers; ``qc``'s {-1, -0.5, 0.5, 1} is not an evenly spaced grid, so its 2-bit levels are
-indices into the codebook (an affine INT2 cannot hold it; INT4 can, as ±1, ±2 with scale α/2).
+A *codebook* maps levels to the values they stand for (before the per-tensor scale α): each
+:class:`~lowbit.pipeline.schemes.Scheme` carries the one lowbit writes (``packed_bits``, ``levels``).
+``bc`` needs 1 bit; ``tc`` uses 2-bit two's complement (0 -> 0, 1 -> 1, 3 -> -1; level 2 is
+unused), so an INT2 reader sees the same numbers; ``qc``'s {-1, -0.5, 0.5, 1} is not an evenly
+spaced grid, so its 2-bit levels are indices into the codebook (an affine INT2 cannot hold it;
+INT4 can, as ±1, ±2 with scale α/2).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-WIDTHS = (1, 2, 4)
+from lowbit.pipeline.schemes import QUANTIZED, get_scheme
 
-# scheme -> (bits, values of levels 0, 1, ..., 2**bits - 1); NaN marks an unused level.
-CODEBOOKS = {
-    "bc": (1, (-1.0, 1.0)),
-    "tc": (2, (0.0, 1.0, float("nan"), -1.0)),
-    "qc": (2, (-1.0, -0.5, 0.5, 1.0)),
-}
+WIDTHS = (1, 2, 4)
 
 
 def packed_size(size: int, bits: int) -> int:
@@ -75,7 +71,7 @@ def to_levels(codes: np.ndarray, scheme: str) -> np.ndarray:
     """Levels (uint8) of a scheme's codes, e.g. TC's {-1, 0, 1} -> {3, 0, 1}.
 
     Raises ``ValueError`` if any code is not in the scheme's codebook."""
-    bits, book = _codebook(scheme)
+    bits, book = codebook(scheme)
     codes = np.asarray(codes, np.float32)
     levels = np.full(codes.shape, 255, np.uint8)
     for level, value in enumerate(book):
@@ -89,7 +85,7 @@ def to_levels(codes: np.ndarray, scheme: str) -> np.ndarray:
 
 def from_levels(levels: np.ndarray, scheme: str) -> np.ndarray:
     """The ``float32`` codes that ``levels`` stand for under ``scheme``'s codebook."""
-    bits, book = _codebook(scheme)
+    bits, book = codebook(scheme)
     levels = np.asarray(levels)
     if levels.size and levels.max() >= 1 << bits:
         raise ValueError(f"level {levels.max()} does not exist in {bits}-bit {scheme}")
@@ -100,13 +96,15 @@ def from_levels(levels: np.ndarray, scheme: str) -> np.ndarray:
 
 
 def bits_of(scheme: str) -> int:
-    return _codebook(scheme)[0]
+    return codebook(scheme)[0]
 
 
-def _codebook(scheme: str):
-    if scheme not in CODEBOOKS:
-        raise ValueError(f"scheme {scheme!r} has no packed codes; valid choices: {', '.join(CODEBOOKS)}")
-    return CODEBOOKS[scheme]
+def codebook(scheme: str) -> tuple[int, tuple[float, ...]]:
+    """(bits, value of each level ``0 .. 2**bits - 1``; NaN for an unused level) of a scheme."""
+    record = get_scheme(scheme)
+    if not record.quantized:
+        raise ValueError(f"scheme {scheme!r} has no packed codes; valid choices: {', '.join(QUANTIZED)}")
+    return record.packed_bits, record.levels
 
 
 def _check_bits(bits: int) -> None:

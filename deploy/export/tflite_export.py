@@ -37,11 +37,10 @@ from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils
 
 from lowbit.deploy.export import packing
+from lowbit.pipeline.schemes import get_scheme
 
 T = schema.TensorType
 OP = schema.BuiltinOperator
-LOW_BIT_WIDTH = {"bc": 2, "tc": 2, "qc": 4}  # INT2 holds {-1, 0, 1}; QC needs ±1, ±2 in INT4
-CODE_STEPS = {"bc": 1, "tc": 1, "qc": 2}  # scale = max|w| / steps, codes are small integers
 TYPE_OF_BITS = {8: T.INT8, 4: T.INT4, 2: T.INT2}
 BITS_OF_TYPE = {v: k for k, v in TYPE_OF_BITS.items()}
 LSTM_GATE_INPUTS = range(1, 9)  # input_to_{i,f,c,o}, recurrent_to_{i,f,c,o} weights
@@ -172,7 +171,7 @@ def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str) -> bytes:
     """Embedding lookups and main-graph Dense kernels to INT2/INT4; loop-body FCs to int8."""
     from ai_edge_quantizer import quantizer
 
-    bits = LOW_BIT_WIDTH[scheme]
+    bits = get_scheme(scheme).tflite_bits
     recipe = [_recipe_entry("EMBEDDING_LOOKUP", bits, hybrid=True)]
     model = read(flat)
     if len(model.subgraphs) > 1:  # WHILE bodies (GRU): int8 hybrid for every FC first ...
@@ -225,7 +224,7 @@ def dequantize_conv_filters(flat: bytes, *, scheme: str) -> bytes:
     """
     model = read(flat)
     dequantize = None
-    bits = LOW_BIT_WIDTH[scheme]
+    bits = get_scheme(scheme).tflite_bits
     for subgraph in model.subgraphs:
         ops = []
         for op in subgraph.operators:
@@ -265,7 +264,7 @@ def _low_bit_dequantize_op(model, subgraph, op, weights: np.ndarray, scheme: str
 def _codes_and_step(weights: np.ndarray, scheme: str, what: str) -> tuple[np.ndarray, np.float32]:
     """Integer codes q and a scale with ``q × scale == weights`` exactly, else ``ValueError``."""
     largest = np.float32(np.max(np.abs(weights)))
-    step = np.float32(largest / np.float32(CODE_STEPS[scheme])) if largest > 0 else np.float32(1)
+    step = np.float32(largest / np.float32(get_scheme(scheme).tflite_steps)) if largest > 0 else np.float32(1)
     q = np.round(weights / step).astype(np.int8)
     if not np.array_equal(q.astype(np.float32) * step, weights):
         raise ValueError(f"{what} is not {scheme} codes × one scale")

@@ -8,43 +8,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from lowbit.pipeline import atomic, quantizers  # noqa: E402
-from lowbit.pipeline.schemes import CODE_VALUES  # noqa: E402
-
-COLORS = {"fp": "black", "bc": "tab:red", "tc": "tab:blue", "qc": "tab:green",
-          "tc-uniform": "tab:cyan", "qc-uniform": "tab:olive"}
-LABELS = {"fp": "FP (32 bit)", "bc": "BC {-1,1}", "tc": "TC {-1,0,1}", "qc": "QC {-1,-.5,.5,1}",
-          "tc-uniform": "TC uniform", "qc-uniform": "QC uniform"}
-DPI = 100
-
-
-def save(fig, path) -> Path:
-    """Lay out, write atomically as PNG, close; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    with atomic.replacing(path) as tmp:
-        fig.savefig(tmp, dpi=DPI)
-    plt.close(fig)
-    return path
+from lowbit.pipeline import quantizers
+from lowbit.pipeline.plotting import color, label, plt, save
+from lowbit.pipeline.schemes import get_scheme
 
 
 def training_curves(histories: dict[str, list[dict]], metric: str, title: str, path) -> Path:
     """Fig. 12-13, 15, 17: training loss (left) and the metric (right: validation solid,
-    training dashed) per epoch, one line per run (keyed like :data:`COLORS`)."""
+    training dashed) per epoch, one line per run (keyed by scheme or result key, e.g. ``tc-uniform``)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     for key, history in histories.items():
         epochs = [h["epoch"] for h in history]
-        color = COLORS.get(key)
-        left.plot(epochs, [h["loss"] for h in history], color=color, label=LABELS.get(key, key))
-        right.plot(epochs, [h[f"val_{metric}"] for h in history], color=color, label=LABELS.get(key, key))
-        right.plot(epochs, [h[metric] for h in history], color=color, linestyle="--", alpha=0.5)
+        style = dict(color=color(key), label=label(key))
+        left.plot(epochs, [h["loss"] for h in history], **style)
+        right.plot(epochs, [h[f"val_{metric}"] for h in history], **style)
+        right.plot(epochs, [h[metric] for h in history], color=style["color"], linestyle="--", alpha=0.5)
     fig.suptitle(title)
     left.set(xlabel="epoch", ylabel="training loss", title="training loss")
     right.set(xlabel="epoch", ylabel=metric, title=f"{metric}: validation solid, training dashed")
@@ -65,7 +45,7 @@ def test_scores(scores: dict[str, dict[str, float]], ylabel: str, title: str, pa
     for j, scheme in enumerate(schemes):
         xs = [i + (j - (len(schemes) - 1) / 2) * width for i in range(len(archs))]
         values = [scores[a].get(scheme, np.nan) for a in archs]
-        bars = ax.bar(xs, values, width, color=COLORS.get(scheme), label=LABELS.get(scheme, scheme))
+        bars = ax.bar(xs, values, width, color=color(scheme), label=label(scheme))
         ax.bar_label(bars, [f"{v:.2f}" for v in values], fontsize=7)
         marked = [(x, reference[a][scheme]) for x, a in zip(xs, archs) if scheme in (reference or {}).get(a, {})]
         if marked:
@@ -90,9 +70,9 @@ def weight_distributions(weights: np.ndarray, layer: str, path) -> Path:
     axes[0].set(title=f"{layer}: float weights", xlabel="w")
     for ax, (scheme, distribution) in zip(axes[1:], panels):
         codes = quantizers.codes(weights, scheme, distribution=distribution)
-        values = CODE_VALUES[scheme]
+        values = get_scheme(scheme).codes
         shares = [float(np.mean(codes == v)) for v in values]
-        ax.bar([str(v) for v in values], shares, color=COLORS[scheme])
+        ax.bar([str(v) for v in values], shares, color=get_scheme(scheme).color(distribution))
         ax.bar_label(ax.containers[0], [f"{s:.0%}" for s in shares], fontsize=7)
         name = scheme.upper() + ("" if scheme == "bc" else f" {distribution}")
         ax.set(title=name, ylim=(0, 1.1), xlabel="code")
@@ -108,8 +88,8 @@ def frame_predictions(truth: np.ndarray, predictions: dict[str, np.ndarray],
     rows = 1 + len(predictions)
     fig, axes = plt.subplots(rows, len(frame_numbers), figsize=(1.5 * len(frame_numbers), 1.6 * rows),
                              squeeze=False)
-    images = [("ground truth", truth)] + [(LABELS.get(k, k), v) for k, v in predictions.items()]
-    for r, (label, frames) in enumerate(images):
+    images = [("ground truth", truth)] + [(label(k), v) for k, v in predictions.items()]
+    for r, (row_label, frames) in enumerate(images):
         for c, number in enumerate(frame_numbers):
             ax = axes[r][c]
             ax.imshow(frames[c], cmap="gray", vmin=0, vmax=1)
@@ -118,7 +98,7 @@ def frame_predictions(truth: np.ndarray, predictions: dict[str, np.ndarray],
             if r == 0:
                 ax.set_title(f"frame {number}", fontsize=8)
             if c == 0:
-                ax.set_ylabel(label, fontsize=7)
+                ax.set_ylabel(row_label, fontsize=7)
     return save(fig, path)
 
 
@@ -126,7 +106,7 @@ def mse_per_frame(curves: dict[str, list[float]], frame_numbers: list[int], titl
     """Fig. 23: MSE (eq. 25) of each predicted frame, one line per scheme."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, values in curves.items():
-        ax.plot(frame_numbers, values, marker="o", color=COLORS.get(key), label=LABELS.get(key, key))
+        ax.plot(frame_numbers, values, marker="o", color=color(key), label=label(key))
     ax.set(xlabel="predicted frame", ylabel="MSE", title=title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
