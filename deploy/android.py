@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 
 from lowbit.deploy.runtime import artifacts, runtimes
+from lowbit.models import get_task, text_tasks
 from lowbit.pipeline import atomic
 from lowbit.pipeline.data.text import OOV, PAD, START, Vocabulary
 
@@ -41,8 +42,9 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
     artifact = artifacts.open_artifact(run_dir / "model.tflite")
     if artifact.manifest is None:
         raise artifacts.ArtifactError(f"{artifact.path}: no manifest.json beside it; export with lowbit convert")
-    if not (artifact.task or "").startswith("imdb-"):
-        raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text (imdb-* tasks)")
+    if artifact.task is None or not get_task(artifact.task).text_demo:
+        raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text "
+                         f"({', '.join(text_tasks())})")
     vocab_path = run_dir / "vocab.txt"
     if not vocab_path.is_file():
         raise ValueError(f"{run_dir} has no vocab.txt")

@@ -38,3 +38,20 @@ def predict_frames(model, seen: np.ndarray, horizon: int, *, batch_size: int = 1
         predicted.append(nxt)
         sequence = np.concatenate([sequence, nxt], axis=1)
     return np.concatenate(predicted, axis=1)
+
+
+def mean_mse(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean over the predicted frames of the per-frame MSE (paper eq. 25)."""
+    return float(np.mean(moving_mnist.mse_per_frame(truth, predicted)))
+
+
+def test_measures(model, splits) -> dict:
+    """MSE per predicted frame (paper eq. 25, Fig. 23): the first ``SEEN`` frames are given, the
+    rest are predicted one at a time, each prediction fed back as the next input."""
+    full = np.concatenate([splits.x_test[:, :1], splits.y_test], axis=1)
+    seen, truth = full[:, :moving_mnist.SEEN], full[:, moving_mnist.SEEN:]
+    predicted = predict_frames(model, seen, truth.shape[1])
+    return {
+        "test_mse_per_frame": [float(v) for v in moving_mnist.mse_per_frame(truth, predicted)],
+        "predicted_frame_numbers": list(range(moving_mnist.SEEN + 1, full.shape[1] + 1)),
+    }

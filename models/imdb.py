@@ -10,6 +10,8 @@ LSTM kernel; dropout is inactive at inference, so the exported graph is the plai
 
 from __future__ import annotations
 
+import numpy as np
+
 from lowbit.pipeline.keras2 import keras
 
 VOCAB_SIZE = 20_000
@@ -30,3 +32,13 @@ def build(rnn: str, *, vocab_size: int = VOCAB_SIZE, maxlen: int = MAXLEN,
     x = layers[rnn](units, dropout=dropout, name=rnn)(x)
     positive = keras.layers.Dense(1, activation="sigmoid", name="positive")(x)
     return keras.Model(tokens, positive, name=f"imdb_{rnn}")
+
+
+def decisions(outputs: np.ndarray) -> np.ndarray:
+    """Positive where P(positive) > 0.5, one decision per review."""
+    return np.asarray(outputs).reshape(-1) > 0.5
+
+
+def accuracy(truth: np.ndarray, outputs: np.ndarray) -> float:
+    """Share of reviews whose decision matches the label (1 positive, 0 negative)."""
+    return float(np.mean(decisions(outputs) == (np.asarray(truth).reshape(-1) > 0.5)))

@@ -1,12 +1,23 @@
-"""Model builders, one per task, and the registry that maps task names to builder + data.
+"""The task registry: every fact about a task that the rest of lowbit needs, as a typed record.
 
-Every command takes ``--task`` with one of :data:`TASKS`' names.
+Every command takes ``--task`` with one of :data:`TASKS`' names; no module parses a task's name
+for its family, architecture or protocol: they ask the :class:`Task`.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
+
+
+class InputKind(enum.Enum):
+    """What the model is fed."""
+
+    TEXT = "text"  # int32 token ids of the run's vocab.txt (lowbit.pipeline.data.text)
+    TENSORS = "tensors"  # float tensors
 
 
 def _no_measures(model, splits) -> dict:
@@ -16,59 +27,78 @@ def _no_measures(model, splits) -> dict:
 @dataclass(frozen=True)
 class Task:
     name: str
+    arch: str  # the recurrent layer kind, as results group runs: lstm, gru, convlstm
     build: Callable  # () -> keras.Model (float)
     load_data: Callable  # (data_dir, *, limit, seed) -> lowbit.pipeline.data.splits.Splits
     loss: str
     metric: str  # the Keras metric monitored on validation and reported on test
     higher_is_better: bool
+    inputs: InputKind
+    # The test measure of a deployed artifact, (truth, outputs) -> float, and its name.
+    test_metric: str
+    score: Callable[[np.ndarray, np.ndarray], float]
+    # outputs -> the decision per example, for the agreement of two models (None: a regression).
+    decide: Callable[[np.ndarray], np.ndarray] | None = None
+    # Closed-loop test protocol: the first `rollout_seen` steps are given, every later step is
+    # predicted from the sequence so far, each prediction fed back (None: direct prediction).
+    rollout_seen: int | None = None
     # (trained model, splits) -> extra test figures for run.json, e.g. the summation task's
     # exact-match accuracy or the frames task's MSE per predicted frame.
     test_measures: Callable = _no_measures
 
+    @property
+    def text_demo(self) -> bool:
+        """The Android demo and ``lowbit predict TEXT`` apply: the model reads text."""
+        return self.inputs is InputKind.TEXT
+
+    @property
+    def test_higher_is_better(self) -> bool:
+        return self.test_metric != "mse"
+
 
 def _imdb_task(rnn: str) -> Task:
     from lowbit.models import imdb
-    from lowbit.pipeline.data import splits as datasets
+    from lowbit.pipeline.data import splits
 
     return Task(
-        name=f"imdb-{rnn}",
+        name=f"imdb-{rnn}", arch=rnn,
         build=lambda: imdb.build(rnn),
-        load_data=datasets.imdb_splits,
-        loss="binary_crossentropy",
-        metric="accuracy",
-        higher_is_better=True,
+        load_data=splits.imdb_splits,
+        loss="binary_crossentropy", metric="accuracy", higher_is_better=True,
+        inputs=InputKind.TEXT, test_metric="accuracy", score=imdb.accuracy, decide=imdb.decisions,
     )
 
 
 def _summation_task(rnn: str) -> Task:
     from lowbit.models import summation
-    from lowbit.pipeline.data import splits as datasets
+    from lowbit.pipeline.data import splits
 
     return Task(
-        name=f"summation-{rnn}",
+        name=f"summation-{rnn}", arch=rnn,
         build=lambda: summation.build(rnn),
-        load_data=datasets.summation_splits,
+        load_data=splits.summation_splits,
         loss="categorical_crossentropy",
         metric="accuracy",  # per answer symbol; exact match is among the test measures
         higher_is_better=True,
-        test_measures=datasets.summation_measures,
+        inputs=InputKind.TENSORS, test_metric="exact_match", score=summation.exact_match,
+        decide=summation.decisions, test_measures=summation.test_measures,
     )
 
 
 def _frames_task(canvas: int) -> Task:
     from lowbit.models import frames
-    from lowbit.pipeline.data import splits as datasets
+    from lowbit.pipeline.data import moving_mnist, splits
 
     suffix = "" if canvas == 64 else f"-{canvas}"
     return Task(
-        name=f"frames-convlstm{suffix}",
+        name=f"frames-convlstm{suffix}", arch="convlstm",
         build=lambda: frames.build(canvas=canvas),
-        load_data=lambda data_dir=None, *, limit=None, seed=0: datasets.frames_splits(
+        load_data=lambda data_dir=None, *, limit=None, seed=0: splits.frames_splits(
             data_dir, limit=limit, seed=seed, canvas=canvas),
         loss="binary_crossentropy",  # per pixel, intensities in [0, 1]
-        metric="mse",
-        higher_is_better=False,
-        test_measures=datasets.frames_measures,
+        metric="mse", higher_is_better=False,
+        inputs=InputKind.TENSORS, test_metric="mse", score=frames.mean_mse,
+        rollout_seen=moving_mnist.SEEN, test_measures=frames.test_measures,
     )
 
 
@@ -87,3 +117,8 @@ def get_task(name: str) -> Task:
     if name not in _FACTORIES:
         raise ValueError(f"unknown task {name!r}; valid choices: {', '.join(TASKS)}")
     return _FACTORIES[name]()
+
+
+def text_tasks() -> tuple[str, ...]:
+    """The tasks whose models read text (the Android demo and ``lowbit predict`` apply)."""
+    return tuple(name for name in TASKS if get_task(name).text_demo)

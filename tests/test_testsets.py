@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lowbit.deploy.evaluation import testsets
+from lowbit.models import get_task
 
 
 def test_imdb_full_test_split_with_the_runs_vocabulary(converted_runs, shared_data):
@@ -15,7 +16,7 @@ def test_imdb_full_test_split_with_the_runs_vocabulary(converted_runs, shared_da
 
 
 def test_imdb_measures():
-    test = testsets.TestSet("imdb-lstm", np.zeros((4, 80), np.int32), np.array([1, 0, 1, 0], np.float32))
+    test = testsets.TestSet(get_task("imdb-lstm"), np.zeros((4, 80), np.int32), np.array([1, 0, 1, 0], np.float32))
     outputs = np.array([[0.9], [0.2], [0.4], [0.5]])
     assert test.value(outputs) == 0.75  # 0.5 is negative
     assert test.agreement(outputs, np.array([[0.6], [0.1], [0.7], [0.4]])) == 0.75
@@ -50,4 +51,5 @@ def test_frames_feed_predictions_back(tmp_path, shared_data):
     assert calls == list(range(SEEN, test.x.shape[1]))
     assert outputs.shape == test.x[:, SEEN:].shape
     assert np.array_equal(outputs[:, 0], test.x[:, SEEN - 1]) and test.agreement(outputs, outputs) is None
-    assert len(test.per_frame(outputs)) == test.x.shape[1] - SEEN
+    per_step = test.per_step(outputs)
+    assert len(per_step) == test.x.shape[1] - SEEN and np.mean(per_step) == pytest.approx(test.value(outputs))

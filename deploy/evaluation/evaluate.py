@@ -32,6 +32,8 @@ from lowbit.deploy.runtime import artifacts as artifacts_mod
 from lowbit.deploy.runtime import latency, memory, runtimes
 from lowbit.deploy.evaluation import testsets
 from lowbit.deploy.export.convert import MANIFEST
+from lowbit.models import get_task
+from lowbit.pipeline.downloads import file_hash
 
 SAMPLES = 16  # latency inputs cycle through this many real test examples
 
@@ -49,6 +51,26 @@ class Measured:
     @property
     def key(self) -> str:
         return f"{self.scheme}/{self.artifact.format}"
+
+
+def is_current(out_dir, run_dirs, *, limit: int | None = None, runs: int = 500) -> bool:
+    """Whether ``out_dir/report.json`` measured exactly the current artifacts of ``run_dirs``
+    (by sha256) with these settings, so :func:`evaluate` would measure the same things again."""
+    report_path = Path(out_dir) / "report.json"
+    if not report_path.is_file():
+        return False
+    current = []
+    for run_dir in map(Path, run_dirs):
+        manifest_path = run_dir / MANIFEST
+        if not manifest_path.is_file():
+            return False
+        for name in sorted(json.loads(manifest_path.read_text()).get("artifacts", {})):
+            if not (run_dir / name).is_file():
+                return False
+            current.append(file_hash(run_dir / name, "sha256"))
+    previous = json.loads(report_path.read_text())
+    return (sorted(a.get("sha256") for a in previous.get("artifacts", [])) == sorted(current)
+            and previous.get("limit") == limit and previous.get("settings", {}).get("runs") == runs)
 
 
 def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: int | None = None,
@@ -128,8 +150,8 @@ def _read_run(run_dir: Path) -> dict:
 
 
 def _sequence_length(artifact) -> int | None:
-    """The time dimension of an IMDB artifact's input (None when dynamic or not IMDB)."""
-    if not (artifact.task or "").startswith("imdb-"):
+    """The time dimension of a text artifact's input (None when dynamic or not a text task)."""
+    if artifact.task is None or not get_task(artifact.task).text_demo:
         return None
     runner = runtimes.load(artifact, threads=1)
     return runner.input_shape[1]
@@ -145,7 +167,7 @@ def _measure_quality(measured, threads: int, progress: bool) -> None:
             model = model_files.load(m.run_dir / "model.h5")
             keras_outputs[id(test)] = test.outputs(lambda x: model.predict(x, batch_size=256, verbose=0))
         runner = runtimes.load(m.artifact, threads=threads)
-        steps = len(test) * (1 if test.family != "frames" else test.x.shape[1] - _seen())
+        steps = len(test) * test.rollout_steps
         with tqdm(total=steps, desc=f"{m.key} on {len(test):,} test examples", unit="ex",
                   disable=None if progress else True, leave=False) as bar:
             outputs = test.outputs(lambda x: runner.predict(x, progress=bar.update))
@@ -159,15 +181,9 @@ def _measure_quality(measured, threads: int, progress: bool) -> None:
             "agreement": test.agreement(outputs, reference),
             "max_abs_diff": float(np.max(np.abs(outputs.astype(np.float64) - reference))),
         })
-        if test.family == "frames":
-            m.entry["value_per_frame"] = test.per_frame(outputs)
-            m.entry["keras_value_per_frame"] = test.per_frame(reference)
-
-
-def _seen() -> int:
-    from lowbit.pipeline.data.moving_mnist import SEEN
-
-    return SEEN
+        if test.task.rollout_seen is not None:
+            m.entry["value_per_frame"] = test.per_step(outputs)
+            m.entry["keras_value_per_frame"] = test.per_step(reference)
 
 
 def _measure_latency(group, thread_counts, *, runs: int, warmup: int, progress: bool) -> None:

@@ -2,16 +2,17 @@
 
 :func:`load` gives a :class:`TestSet` for a run directory:
 
-* ``imdb-*``: the 25,000 test reviews of the raw dataset, tokenized with the run's own
-  ``vocab.txt`` into int32 sequences of the artifact's length; measure: accuracy of
-  ``score > 0.5``; labels (for agreement): that decision.
-* ``summation-*``: the run's generated test problems (same seed and limit as training, so never
-  one of its training questions), one-hot float32; measure: exact-match accuracy of the decoded
-  answer; labels: the decoded answer per problem.
-* ``frames-*``: the run's moving-MNIST test sequences; the first ``SEEN`` frames are given and
-  every later frame is predicted from the sequence so far, each prediction fed back (paper
-  eq. 25); measure: MSE over the predicted frames (per frame in :meth:`TestSet.per_frame`);
-  no labels (agreement is not defined for a regression).
+* text tasks (:attr:`Task.inputs` is ``TEXT``, the IMDB ones): the 25,000 test reviews of the
+  raw dataset, tokenized with the run's own ``vocab.txt`` into int32 sequences of the
+  artifact's length;
+* other tasks: the test split of the task's loader with the run's seed and limit (summation: never
+  one of its training questions);
+* a closed-loop task (:attr:`Task.rollout_seen`, moving MNIST): the first steps are given and
+  every later one is predicted from the sequence so far, each prediction fed back (paper eq. 25);
+  MSE per predicted step in :meth:`TestSet.per_step`.
+
+The measure is the task's :attr:`Task.score` (accuracy, exact match, MSE) and the labels for the
+agreement of two models its :attr:`Task.decide` (none for a regression).
 
 ``TestSet.outputs(predict)`` runs any batched forward function (a runtime's
 :meth:`~lowbit.deploy.runtime.runtimes.Runner.predict` or a Keras model's ``predict``) over the whole set, so
@@ -28,77 +29,69 @@ from typing import Callable
 
 import numpy as np
 
-METRICS = {"imdb": "accuracy", "summation": "exact_match", "frames": "mse"}
-
+from lowbit.models import InputKind, Task, get_task
 
 @dataclass
 class TestSet:
-    task: str
-    x: np.ndarray  # what the model is fed (frames: the full sequences, of which SEEN are given)
+    task: Task
+    x: np.ndarray  # what the model is fed (rollout: the full sequences, of which the first are given)
     truth: np.ndarray
 
     @property
-    def family(self) -> str:
-        return self.task.split("-")[0]
-
-    @property
     def metric(self) -> str:
-        return METRICS[self.family]
+        return self.task.test_metric
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metric != "mse"
+        return self.task.test_higher_is_better
+
+    @property
+    def rollout_steps(self) -> int:
+        """Forward passes per example: 1, or the number of predicted steps of a rollout."""
+        seen = self.task.rollout_seen
+        return 1 if seen is None else self.x.shape[1] - seen
 
     def __len__(self) -> int:
         return len(self.x)
 
     def sample_input(self, i: int = 0) -> np.ndarray:
         """One model input (batch of 1), as the latency benchmarks feed it."""
-        if self.family == "frames":
-            from lowbit.pipeline.data.moving_mnist import SEEN
-
-            return self.x[i:i + 1, :SEEN]
-        return self.x[i:i + 1]
+        seen = self.task.rollout_seen
+        return self.x[i:i + 1] if seen is None else self.x[i:i + 1, :seen]
 
     def outputs(self, predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """The model's outputs on the whole set (frames: the predicted frames)."""
-        if self.family != "frames":
+        """The model's outputs on the whole set (rollout: the predicted steps)."""
+        seen = self.task.rollout_seen
+        if seen is None:
             return np.asarray(predict(self.x))
-        from lowbit.pipeline.data.moving_mnist import SEEN
-
-        sequence = self.x[:, :SEEN]
+        sequence = self.x[:, :seen]
         predicted = []
-        for _ in range(self.x.shape[1] - SEEN):
+        for _ in range(self.x.shape[1] - seen):
             nxt = np.asarray(predict(sequence))[:, -1:]
             predicted.append(nxt)
             sequence = np.concatenate([sequence, nxt], axis=1)
         return np.concatenate(predicted, axis=1)
 
+    def _target(self) -> np.ndarray:
+        seen = self.task.rollout_seen
+        return self.truth if seen is None else self.truth[:, seen:]
+
     def value(self, outputs: np.ndarray) -> float:
-        if self.family == "imdb":
-            return float(np.mean((outputs.reshape(-1) > 0.5) == (self.truth > 0.5)))
-        if self.family == "summation":
-            from lowbit.pipeline.data.summation import exact_match
+        return self.task.score(self._target(), outputs)
 
-            return exact_match(self.truth, outputs)
-        return float(np.mean(self.per_frame(outputs)))
-
-    def per_frame(self, outputs: np.ndarray) -> list[float]:
-        """Frames only: MSE of every predicted frame."""
-        from lowbit.pipeline.data.moving_mnist import SEEN, mse_per_frame
-
-        return [float(v) for v in mse_per_frame(self.x[:, SEEN:], outputs)]
+    def per_step(self, outputs: np.ndarray) -> list[float] | None:
+        """Rollout only: the mean squared error of every predicted step (None otherwise)."""
+        if self.task.rollout_seen is None:
+            return None
+        error = np.square(self._target().astype(np.float64) - outputs.astype(np.float64))
+        return [float(v) for v in np.mean(error, axis=tuple(i for i in range(error.ndim) if i != 1))]
 
     def labels(self, outputs: np.ndarray) -> np.ndarray | None:
         """The decision per example, for the agreement between two models (None: regression)."""
-        if self.family == "imdb":
-            return outputs.reshape(-1) > 0.5
-        if self.family == "summation":
-            return np.argmax(outputs, axis=-1)
-        return None
+        return None if self.task.decide is None else self.task.decide(outputs)
 
     def agreement(self, outputs: np.ndarray, reference: np.ndarray) -> float | None:
-        """Share of examples on which two models decide the same (None for frames)."""
+        """Share of examples on which two models decide the same (None for a regression)."""
         mine, theirs = self.labels(outputs), self.labels(reference)
         if mine is None:
             return None
@@ -114,17 +107,15 @@ def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | Non
     if not config_path.is_file():
         raise ValueError(f"{run_dir} has no config.json; is it a run directory of lowbit train?")
     config = json.loads(config_path.read_text())
-    task = config["task"]
+    task = get_task(config["task"])
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
-    if task.startswith("imdb-"):
-        test = _imdb(task, run_dir, data_dir or config.get("data_dir"), seq_len)
+    if task.inputs is InputKind.TEXT:
+        test = _text(task, run_dir, data_dir or config.get("data_dir"), seq_len)
     else:
-        from lowbit import models
-
-        splits = models.get_task(task).load_data(data_dir or config.get("data_dir"),
-                                                 limit=config.get("limit"), seed=config.get("seed", 0))
-        if task.startswith("frames-"):
+        splits = task.load_data(data_dir or config.get("data_dir"), limit=config.get("limit"),
+                                seed=config.get("seed", 0))
+        if task.rollout_seen is not None:  # y is x shifted by one step: the whole sequence is both
             full = np.concatenate([splits.x_test[:, :1], splits.y_test], axis=1)
             test = TestSet(task, full, full)
         else:
@@ -143,7 +134,7 @@ def _test_reviews(source: Path):
     return imdb.load(source, splits=("test",))["test"]
 
 
-def _imdb(task: str, run_dir: Path, data_dir, seq_len: int | None) -> TestSet:
+def _text(task: Task, run_dir: Path, data_dir, seq_len: int | None) -> TestSet:
     from lowbit.models.imdb import MAXLEN
     from lowbit.pipeline.data import imdb
     from lowbit.pipeline.data.text import Vocabulary

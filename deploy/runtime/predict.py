@@ -24,19 +24,20 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from lowbit.deploy.runtime import artifacts, runtimes
+from lowbit.models import get_task, text_tasks
 from lowbit.pipeline.data.text import Vocabulary, tokenize
 
 THRESHOLD = 0.5
 
 
 class Predictor:
-    """An IMDB artifact with its vocabulary, ready to score texts."""
+    """A text task's artifact with its vocabulary, ready to score texts."""
 
     def __init__(self, artifact_path, *, threads: int = 1):
         artifact = artifacts.open_artifact(artifact_path)
-        if artifact.task is not None and not artifact.task.startswith("imdb-"):
+        if artifact.task is not None and not get_task(artifact.task).text_demo:
             raise artifacts.ArtifactError(f"{artifact.path}: a {artifact.task} model; lowbit predict "
-                                          "scores text with imdb-* models")
+                                          f"scores text with the models of text tasks ({', '.join(text_tasks())})")
         vocab_path = artifact.path.parent / "vocab.txt"
         if not vocab_path.is_file():
             raise artifacts.ArtifactError(f"{artifact.path}: no vocab.txt beside it (lowbit convert "

@@ -72,11 +72,6 @@ def summation_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
     return Splits(x[n_val:n_train], y[n_val:n_train], x[:n_val], y[:n_val], x[n_train:], y[n_train:])
 
 
-def summation_measures(model, splits: Splits) -> dict:
-    predicted = model.predict(splits.x_test, batch_size=256, verbose=0)
-    return {"test_exact_match": summation.exact_match(splits.y_test, predicted)}
-
-
 def frames_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
                   canvas: int = moving_mnist.CANVAS, frames: int = moving_mnist.FRAMES,
                   n_train: int = 2_000, n_test: int = 200) -> Splits:
@@ -94,17 +89,3 @@ def frames_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
     val = make(digits["train"], n_val, seed + 1_000_003)
     test = make(digits["test"], n_test, seed + 2_000_003)
     return Splits(train[:, :-1], train[:, 1:], val[:, :-1], val[:, 1:], test[:, :-1], test[:, 1:])
-
-
-def frames_measures(model, splits: Splits) -> dict:
-    """MSE per predicted frame (paper eq. 25, Fig. 23): the first ``SEEN`` frames are given, the
-    rest are predicted one at a time, each prediction fed back as the next input."""
-    from lowbit.models.frames import predict_frames
-
-    full = np.concatenate([splits.x_test[:, :1], splits.y_test], axis=1)
-    seen, truth = full[:, :moving_mnist.SEEN], full[:, moving_mnist.SEEN:]
-    predicted = predict_frames(model, seen, truth.shape[1])
-    return {
-        "test_mse_per_frame": [float(v) for v in moving_mnist.mse_per_frame(truth, predicted)],
-        "predicted_frame_numbers": list(range(moving_mnist.SEEN + 1, full.shape[1] + 1)),
-    }

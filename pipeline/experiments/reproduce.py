@@ -26,14 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.models import get_task
 from lowbit.pipeline import atomic, model_files
+from lowbit.pipeline.schemes import SCHEMES, get_scheme, parse_variant_key, variant_key
 from lowbit.pipeline.train import recipe
 
 # TensorFlow (via training, figures) is imported inside the functions: the CLI imports this
 # module for the experiment names, and `lowbit --help` must stay instant.
 
-BASE_VARIANTS = (("fp", "normal"), ("bc", "normal"), ("tc", "normal"), ("qc", "normal"))
-UNIFORM_VARIANTS = (("tc", "uniform"), ("qc", "uniform"))
+BASE_VARIANTS = tuple((s, "normal") for s in SCHEMES)
+UNIFORM_VARIANTS = tuple((s, "uniform") for s in SCHEMES if get_scheme(s).has_threshold)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class Experiment:
     # None: every run from scratch; else the quantized runs start from their task's fp run
     # (lowbit.pipeline.train.recipe) at this learning rate, and the fp run trains at FLOAT_LEARNING_RATE
     finetune_learning_rate: float | None = None
+    # The test score compared across schemes in the bar chart and table ("test_accuracy",
+    # "test_exact_match") and its label; None: a per-frame experiment (MSE per predicted frame).
+    score_key: str | None = "test_accuracy"
+    score_label: str = "test accuracy (%)"
+    # arch -> scheme -> %: the paper's numbers drawn beside ours; scheme -> % targets.
+    paper: dict | None = None
+    targets: dict | None = None
 
 
 def _grid(tasks, variants_for) -> tuple:
@@ -62,17 +71,22 @@ _IMDB_SETUP = ("Paper §IV.A setup: 20,000 words, 80 tokens, 128 units, batch 64
                "cross-entropy, up to 20 epochs, early-stopped on a 10 % validation split of the "
                "training reviews (the test reviews are used once, for the reported accuracy).")
 _IMDB_TASKS = ("imdb-lstm", "imdb-gru")
+# The paper's IMDB LSTM test accuracies (§IV.A, Fig. 16) and this project's targets, in %.
+PAPER_IMDB_LSTM = {"fp": 82.87, "qc": 79.64, "tc": 76.86, "bc": 76.25}
+IMDB_TARGETS = {"fp": 84.0, "qc": 83.5, "tc": 83.0, "bc": 82.5}
+FRAMES_MSE_RATIO_TARGET = 1.2
 EXPERIMENTS = {
     "imdb": Experiment(
         "imdb", _IMDB_TASKS, _grid(_IMDB_TASKS, lambda t: BASE_VARIANTS), epochs=20, batch_size=64, patience=3,
         learning_rate=recipe.FLOAT_LEARNING_RATE, finetune_learning_rate=recipe.FINETUNE_LEARNING_RATE,
+        paper={"lstm": PAPER_IMDB_LSTM}, targets=IMDB_TARGETS,
         note=_IMDB_SETUP + " lowbit's recipe: the float model at learning rate "
              f"{recipe.FLOAT_LEARNING_RATE:g}, then BC, TC and QC by QAT starting from its weights "
              f"at {recipe.FINETUNE_LEARNING_RATE:g}.",
     ),
     "imdb-scratch": Experiment(
         "imdb-scratch", _IMDB_TASKS, _grid(_IMDB_TASKS, lambda t: BASE_VARIANTS), epochs=20, batch_size=64,
-        patience=3,
+        patience=3, paper={"lstm": PAPER_IMDB_LSTM}, targets=IMDB_TARGETS,
         note=_IMDB_SETUP + " The paper's protocol: every scheme trained from scratch at learning "
              f"rate {recipe.SCRATCH_LEARNING_RATE:g}.",
     ),
@@ -81,6 +95,7 @@ EXPERIMENTS = {
         _grid(("summation-lstm", "summation-gru"),
               lambda t: BASE_VARIANTS + (UNIFORM_VARIANTS if t == "summation-lstm" else ())),
         epochs=60, batch_size=64, patience=8, finetune_learning_rate=3e-4,
+        score_key="test_exact_match", score_label="test exact-match accuracy (%)",
         note="3-digit addition, training, validation and test questions all distinct; 128-unit encoder "
              "and decoder. Normal vs uniform thresholds compared on the LSTM (paper Fig. 14). "
              "Categorical cross-entropy over the 12 symbols per step. The float model at learning "
@@ -91,7 +106,7 @@ EXPERIMENTS = {
     "frames": Experiment(
         "frames", ("frames-convlstm-32",),
         _grid(("frames-convlstm-32",), lambda t: BASE_VARIANTS),
-        epochs=12, batch_size=16, patience=3, finetune_learning_rate=3e-4,
+        epochs=12, batch_size=16, patience=3, finetune_learning_rate=3e-4, score_key=None,
         note="Moving MNIST, 2 digits, 15 frames: next-frame training; at test the first 7 "
              "frames are given and frames 8-15 predicted one at a time, each prediction fed "
              "back. 32x32 canvas (digits scaled to 14 px) instead of the paper's 64x64, which "
@@ -102,18 +117,13 @@ EXPERIMENTS = {
     ),
 }
 
-# The paper's IMDB LSTM test accuracies (§IV.A, Fig. 16) and this project's targets, in %.
-PAPER_IMDB_LSTM = {"fp": 82.87, "qc": 79.64, "tc": 76.86, "bc": 76.25}
-IMDB_TARGETS = {"fp": 84.0, "qc": 83.5, "tc": 83.0, "bc": 82.5}
-FRAMES_MSE_RATIO_TARGET = 1.2
 
 
-def run_key(scheme: str, distribution: str) -> str:
-    return scheme if distribution == "normal" or scheme in ("fp", "bc") else f"{scheme}-{distribution}"
+run_key = variant_key
 
 
 def arch_of(task: str) -> str:
-    return task.split("-")[1]
+    return get_task(task).arch
 
 
 def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir=None,
@@ -190,7 +200,6 @@ def _results(experiment: Experiment, configs, summaries, seed: int) -> dict:
 
 
 def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -> list[str]:
-    from lowbit.models import get_task
     from lowbit.pipeline.experiments import figures
 
     drawn = []
@@ -204,24 +213,20 @@ def _draw(experiment: Experiment, configs, summaries, out_dir: Path, data_dir) -
         drawn.append(figures.training_curves(normal, metric, f"{name} {arch.upper()}",
                                              out_dir / f"{name}-{arch}-curves.png"))
         if len(normal) != len(histories):  # Fig. 14: normal vs uniform thresholds
-            pairs = {k: v for k, v in histories.items() if k[:2] in ("tc", "qc")}
+            pairs = {k: v for k, v in histories.items() if parse_variant_key(k)[0].has_threshold}
             drawn.append(figures.training_curves(pairs, metric, f"{name} {arch.upper()} normal vs uniform",
                                                  out_dir / f"{name}-{arch}-normal-vs-uniform.png"))
-    if name != "frames":
-        imdb = name.startswith("imdb")
-        key, label = (("test_accuracy", "test accuracy (%)") if imdb
-                      else ("test_exact_match", "test exact-match accuracy (%)"))
+    if experiment.score_key is not None:
         scores = {arch_of(c.task): {} for c in configs}
         for c in configs:
-            scores[arch_of(c.task)][run_key(c.scheme, c.distribution)] = 100 * summaries[c.out][key]
-        drawn.append(figures.test_scores(scores, label, f"{name}: test accuracy per scheme",
-                                         out_dir / f"{name}-test.png",
-                                         reference={"lstm": PAPER_IMDB_LSTM} if imdb else None))
+            scores[arch_of(c.task)][run_key(c.scheme, c.distribution)] = 100 * summaries[c.out][experiment.score_key]
+        drawn.append(figures.test_scores(scores, experiment.score_label, f"{name}: test accuracy per scheme",
+                                         out_dir / f"{name}-test.png", reference=experiment.paper))
     first_fp = next(c for c in configs if c.scheme == "fp")
     layer, weights = _recurrent_kernel(Path(first_fp.out) / "model.h5")
     drawn.append(figures.weight_distributions(weights, f"{arch_of(first_fp.task)} {layer}",
                                               out_dir / f"{name}-weight-distributions.png"))
-    if name == "frames":
+    if experiment.score_key is None:
         drawn += _draw_frames(experiment, configs, summaries, out_dir, data_dir)
     return [str(Path(p).relative_to(out_dir.parent)) for p in drawn]
 
@@ -238,7 +243,6 @@ def _recurrent_kernel(model_path: Path):
 
 
 def _draw_frames(experiment, configs, summaries, out_dir: Path, data_dir) -> list:
-    from lowbit.models import get_task
     from lowbit.models.frames import predict_frames
     from lowbit.pipeline.experiments import figures
     from lowbit.pipeline.data import moving_mnist
@@ -278,6 +282,7 @@ def render_markdown(results_dir: Path) -> str:
 
 def _experiment_markdown(results: dict) -> list[str]:
     name, setup = results["experiment"], results["setup"]
+    experiment = EXPERIMENTS[name]
     archs = [k for k in results if k not in ("experiment", "setup", "figures")]
     lines = [f"## {name}", "", setup["note"], "",
              f"Up to {setup['epochs']} epochs, batch {setup['batch_size']}, patience {setup['patience']}, "
@@ -288,7 +293,7 @@ def _experiment_markdown(results: dict) -> list[str]:
              + (f", limit {setup['limit']}" if setup["limit"] else "") + ". "
              + "Examples (training / validation / test): "
              + "{n_train:,} / {n_val:,} / {n_test:,}.".format(**next(iter(results[archs[0]].values()))), ""]
-    if name == "frames":
+    if experiment.score_key is None:
         for arch in archs:
             fp = np.array(results[arch]["fp"]["test_mse_per_frame"])
             numbers = results[arch]["fp"]["predicted_frame_numbers"]
@@ -302,20 +307,20 @@ def _experiment_markdown(results: dict) -> list[str]:
                              + (f" | {ratio:.3f}{verdict} |" if key != "fp" else " | 1 |"))
             lines += ["", f"Target: quantized MSE of every predicted frame ≤ {FRAMES_MSE_RATIO_TARGET}× FP's.", ""]
     else:
-        key = "test_accuracy" if name.startswith("imdb") else "test_exact_match"
+        key, targeted = experiment.score_key, experiment.targets is not None
         header = "| arch | scheme | test accuracy (%) | " + (
-            "per-symbol accuracy (%) | " if name == "summation" else "target (%) | paper LSTM (%) | "
+            "target (%) | paper LSTM (%) | " if targeted else "per-symbol accuracy (%) | "
         ) + "best epoch / run |"
-        lines += [header, "|---|---|---|---|" + ("" if name == "summation" else "---|") + "---|"]
+        lines += [header, "|---|---|---|---|" + ("---|" if targeted else "") + "---|"]
         for arch in archs:
             for scheme, entry in results[arch].items():
                 value = 100 * entry[key]
-                if name == "summation":
+                if not targeted:
                     extra = f"{100 * entry['test_accuracy']:.2f} | "
                 else:
-                    target = IMDB_TARGETS.get(scheme)
+                    target = experiment.targets.get(scheme)
                     mark = "✅" if value >= target else "❌"
-                    paper = PAPER_IMDB_LSTM.get(scheme) if arch == "lstm" else None
+                    paper = (experiment.paper or {}).get(arch, {}).get(scheme)
                     extra = f"≥ {target} {mark} | {paper if paper else '—'} | "
                 lines.append(f"| {arch} | {scheme} | {value:.2f} | {extra}"
                              f"{entry['best_epoch']} / {entry['epochs_completed']} |")

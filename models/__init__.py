@@ -1,0 +1,6 @@
+"""``lowbit.models``: one builder per task (``imdb``, ``summation``, ``frames``) and the task
+registry (:mod:`lowbit.models.tasks`). Importing it does not import TensorFlow."""
+
+from lowbit.models.tasks import TASKS, InputKind, Task, get_task, text_tasks
+
+__all__ = ["TASKS", "InputKind", "Task", "get_task", "text_tasks"]
