@@ -1,9 +1,16 @@
-"""The ``lowbit`` command line. Subcommands import TensorFlow lazily, so ``--help`` is instant."""
+"""The ``lowbit`` command line: parse, call one library function, print.
+
+Subcommands import TensorFlow inside their functions (deferred: ``lowbit --help`` must not load
+it). One error path (:func:`main`): a :class:`~lowbit.pipeline.errors.LowbitError`, ``ValueError``
+or ``OSError`` becomes one line on stderr and the error's exit code (2; a diverged run 1); Ctrl-C
+exits 130 saying how to resume; a closed stdout (``| head``) ends quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -34,8 +41,7 @@ def _cmd_qat_overhead(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from lowbit.pipeline.downloads import DataUnavailableError
-    from lowbit.pipeline.train.loop import TrainConfig, TrainingDiverged, train
+    from lowbit.pipeline.train.loop import TrainConfig, train
 
     config = TrainConfig(
         task=args.task, scheme=args.scheme, out=args.out or f"runs/{args.task}-{args.scheme}",
@@ -44,28 +50,17 @@ def _cmd_train(args) -> int:
         limit=args.limit, seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
         init_from=args.init_from,
     )
-    try:
-        summary = train(config, resume=args.resume, force=args.force)
-    except (ValueError, FileExistsError, DataUnavailableError, TrainingDiverged) as err:
-        print(f"lowbit train: error: {err}", file=sys.stderr)
-        return 1 if isinstance(err, TrainingDiverged) else 2
+    summary = train(config, resume=args.resume, force=args.force)
     metric = next(k for k in summary if k.startswith("test_") and k != "test_loss")
     print(f"{config.out}: best epoch {summary['best_epoch']}, {metric} {summary[metric]:.4f}")
     return 0
 
 
 def _cmd_reproduce(args) -> int:
-    from lowbit.pipeline.downloads import DataUnavailableError
     from lowbit.pipeline.experiments.reproduce import reproduce
-    from lowbit.pipeline.train.loop import TrainingDiverged
 
-    try:
-        results = reproduce(args.experiment, runs_dir=args.runs, docs_dir=args.docs,
-                            data_dir=args.data_dir, epochs=args.epochs, limit=args.limit,
-                            task=args.task, seed=args.seed)
-    except (ValueError, FileExistsError, DataUnavailableError, TrainingDiverged) as err:
-        print(f"lowbit reproduce: error: {err}", file=sys.stderr)
-        return 1 if isinstance(err, TrainingDiverged) else 2
+    results = reproduce(args.experiment, runs_dir=args.runs, docs_dir=args.docs, data_dir=args.data_dir,
+                        epochs=args.epochs, limit=args.limit, task=args.task, seed=args.seed)
     print(f"wrote {args.docs}/results/{args.experiment}.json, {args.docs}/results.md and "
           f"{len(results['figures'])} figures")
     return 0
@@ -74,75 +69,46 @@ def _cmd_reproduce(args) -> int:
 def _cmd_convert(args) -> int:
     from lowbit.deploy.export.convert import convert_run, parse_formats
 
-    try:
-        manifest = convert_run(args.run_dir, formats=parse_formats(args.to), batch_size=args.batch)
-    except ValueError as err:
-        print(f"lowbit convert: error: {err}", file=sys.stderr)
-        return 2
+    manifest = convert_run(args.run_dir, formats=parse_formats(args.to), batch_size=args.batch)
     for name, artifact in manifest["artifacts"].items():
         print(f"{args.run_dir}/{name}: {artifact['size_bytes'] / 1e6:.3f} MB, "
               f"{artifact['bits_per_weight']:.2f} bits per quantized weight")
     return 0
 
 
-def _fail(command: str, err: Exception) -> int:
-    """One line on stderr, exit code 2: the way every command reports bad input."""
-    print(f"lowbit {command}: error: {err}", file=sys.stderr)
-    return 2
-
-
 def _cmd_evaluate(args) -> int:
-    from lowbit.deploy.runtime.artifacts import ArtifactError
+    from lowbit.deploy.evaluation import report as report_mod
     from lowbit.deploy.evaluation.evaluate import evaluate
-    from lowbit.pipeline.downloads import DataUnavailableError
 
-    try:
-        report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,
-                          limit=args.limit, runs=args.runs, warmup=args.warmup)
-    except (ValueError, ArtifactError, DataUnavailableError) as err:
-        return _fail("evaluate", err)
-    from lowbit.deploy.evaluation.report import markdown
-
-    print(markdown(report).split("\n## Targets")[0].strip())
+    report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,
+                      limit=args.limit, runs=args.runs, warmup=args.warmup)
+    _print_report(report)
     print(f"\nwrote {args.out}/report.json, report.md and {len(report['figures'])} plots")
     return 0
 
 
 def _cmd_predict(args) -> int:
-    import os
-
     from lowbit.deploy.runtime import predict
-    from lowbit.deploy.runtime.artifacts import ArtifactError
 
-    try:
-        predictor = predict.Predictor(args.artifact, threads=args.threads)
-    except (ValueError, ArtifactError) as err:
-        return _fail("predict", err)
+    predictor = predict.Predictor(args.artifact, threads=args.threads)
     if args.text:  # argv holds undecodable bytes as surrogates: back to bytes, then replace
         texts = (os.fsencode(t).decode("utf-8", errors="replace") for t in args.text)
     else:
         texts = predict.lines_of(sys.stdin.buffer)
-    try:
-        predict.print_results(predictor.results(texts), sys.stdout)
-    except (ValueError, ArtifactError) as err:  # the runtime failed on a model that loaded
-        return _fail("predict", err)
+    predict.print_results(predictor.results(texts), sys.stdout)
     return 0
 
 
 def _cmd_bench(args) -> int:
     from lowbit.deploy.runtime import bench
-    from lowbit.deploy.runtime.artifacts import ArtifactError
 
-    try:
-        if args.adb:
-            result = bench.bench_adb(args.artifacts, adb=args.adb_path, serial=args.serial,
-                                     binary=args.benchmark_binary, baseline=args.baseline,
-                                     threads=args.threads, runs=args.runs, warmup=args.warmup)
-        else:
-            result = bench.bench(args.artifacts, baseline=args.baseline, runs=args.runs, warmup=args.warmup,
-                                 threads=args.threads, input_shape=args.input_shape)
-    except (ValueError, ArtifactError, bench.DeviceUnavailable, RuntimeError) as err:
-        return _fail("bench", err)
+    if args.adb:
+        result = bench.bench_adb(args.artifacts, adb=args.adb_path, serial=args.serial,
+                                 binary=args.benchmark_binary, baseline=args.baseline,
+                                 threads=args.threads, runs=args.runs, warmup=args.warmup)
+    else:
+        result = bench.bench(args.artifacts, baseline=args.baseline, runs=args.runs, warmup=args.warmup,
+                             threads=args.threads, input_shape=args.input_shape)
     for row in result["artifacts"]:
         ms = row["latency_ms"]["p50"] if "latency_ms" in row else row["avg_ms"]
         what = "p50" if "latency_ms" in row else "avg"
@@ -154,24 +120,14 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from lowbit.deploy.runtime.artifacts import ArtifactError
     from lowbit import main_job
-    from lowbit.pipeline.downloads import DataUnavailableError
-    from lowbit.pipeline.train.loop import TrainingDiverged
 
-    try:
-        result = main_job.run(task=args.task, preset=args.preset, epochs=args.epochs,
-                              finetune_epochs=args.finetune_epochs, runs_dir=args.runs, data_dir=args.data_dir,
-                              limit=args.limit, seed=args.seed, android=args.android,
-                              deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs)
-    except (ValueError, FileExistsError, ArtifactError, DataUnavailableError, TrainingDiverged) as err:
-        print(f"lowbit run: error: {err}", file=sys.stderr)
-        return 1 if isinstance(err, TrainingDiverged) else 2
-    report_md = Path(result["report"]).with_name("report.md")
-    from lowbit.deploy.evaluation.report import markdown
-
-    print(markdown(json.loads(Path(result["report"]).read_text())).split("\n![")[0].strip())
-    print(f"\nreport: {report_md}")
+    result = main_job.run(task=args.task, preset=args.preset, epochs=args.epochs,
+                          finetune_epochs=args.finetune_epochs, runs_dir=args.runs, data_dir=args.data_dir,
+                          limit=args.limit, seed=args.seed, android=args.android,
+                          deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs)
+    _print_report(json.loads(Path(result["report"]).read_text()))
+    print(f"\nreport: {Path(result['report']).with_name('report.md')}")
     if result["deployed"]:
         from lowbit.deploy.android import next_steps
 
@@ -184,12 +140,8 @@ def _cmd_run(args) -> int:
 
 def _cmd_deploy(args) -> int:
     from lowbit.deploy import android
-    from lowbit.deploy.runtime.artifacts import ArtifactError
 
-    try:
-        metadata = android.bundle(args.run_dir, args.android)
-    except (ValueError, ArtifactError) as err:
-        return _fail("deploy", err)
+    metadata = android.bundle(args.run_dir, args.android)
     state = "already held" if metadata["skipped"] else "now holds"
     print(f"{args.android}/{android.ASSETS}: {state} the {metadata['task']} {metadata['scheme']} model "
           f"({metadata['size_bytes'] / 1e6:.3f} MB, sha256 {metadata['sha256'][:12]}…), vocab.txt and model.json")
@@ -201,15 +153,22 @@ def _cmd_tokenize(args) -> int:
     from lowbit.deploy.runtime.predict import lines_of
     from lowbit.pipeline.data.text import Vocabulary
 
-    try:
-        vocab = Vocabulary.load(Path(args.vocab))
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        return _fail("tokenize", err)
+    vocab = Vocabulary.load(Path(args.vocab))
     out = sys.stdout
     for text in lines_of(sys.stdin.buffer):
         out.write(" ".join(str(i) for i in vocab.sequence(text, args.maxlen)) + "\n")
     out.flush()
     return 0
+
+
+def _print_report(report: dict) -> None:
+    """The report's table and its target checks, printed from the report's data."""
+    from lowbit.deploy.evaluation.report import table
+
+    print("\n".join(table(report)))
+    failed = [c for c in report["checks"] if not c["passed"]]
+    print(f"\ntargets: {len(report['checks']) - len(failed)} of {len(report['checks'])} met"
+          + "".join(f"\n  missed: {c['artifact']}: {c['check']} ({c['value']})" for c in failed))
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -223,6 +182,14 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Option choices come from the modules that own them; none of these imports TensorFlow.
+    from lowbit.deploy.export.convert import FORMATS
+    from lowbit.main_job import PRESETS
+    from lowbit.models import TASKS
+    from lowbit.pipeline.experiments.reproduce import EXPERIMENTS
+    from lowbit.pipeline.schemes import DISTRIBUTIONS, QUANTIZED, SCALES, SCHEMES
+    from lowbit.pipeline.train.strategies import STRATEGIES
+
     parser = argparse.ArgumentParser(
         prog="lowbit", description="Train, export and deploy 1- and 2-bit recurrent networks."
     )
@@ -233,15 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure QAT training step time against float on the IMDB-sized LSTM/GRU",
     )
     p.add_argument("--arch", nargs="+", choices=["lstm", "gru"], default=["lstm", "gru"])
-    p.add_argument("--scheme", choices=["bc", "tc", "qc"], default="tc")
+    p.add_argument("--scheme", choices=QUANTIZED, default="tc")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--seq-len", type=_positive_int, default=80)
     p.add_argument("--steps", type=_positive_int, default=30)
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     p.set_defaults(run=_cmd_qat_overhead)
-
-    from lowbit.models import TASKS  # light: builders import TensorFlow only when called
-    from lowbit.pipeline.schemes import DISTRIBUTIONS, SCALES, SCHEMES
 
     p = sub.add_parser("train", help="train one task with one quantization scheme into a run directory")
     p.add_argument("--task", required=True, choices=TASKS)
@@ -257,15 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
     p.add_argument("--out", help="run directory (default: runs/TASK-SCHEME)")
-    p.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+    p.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="'mirrored': tf.distribute.MirroredStrategy over all local devices")
     p.add_argument("--init-from", metavar="FP_RUN_DIR",
                    help="start QAT from the trained weights of a finished fp run of the same task and data")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     p.add_argument("--force", action="store_true", help="replace an existing run in --out")
     p.set_defaults(run=_cmd_train)
-
-    from lowbit.pipeline.experiments.reproduce import EXPERIMENTS
 
     p = sub.add_parser("reproduce", help="run one of the paper's experiments (every scheme), "
                        "write docs/results.md and the figures")
@@ -281,11 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="export a run's model to .tflite / .onnx with packed low-bit weights")
     p.add_argument("run_dir", help="a run directory written by lowbit train")
-    p.add_argument("--to", default="tflite,onnx", help="comma-separated formats: tflite, onnx")
+    p.add_argument("--to", default=",".join(FORMATS), help=f"comma-separated formats: {', '.join(FORMATS)}")
     p.add_argument("--batch", type=_positive_int, default=1, help="fixed batch size of the .tflite")
     p.set_defaults(run=_cmd_convert)
-
-    from lowbit.main_job import PRESETS
 
     p = sub.add_parser("run", help="the main job: train fp, bc, tc, qc; convert; evaluate against fp; "
                        "bundle the chosen model into the Android demo (finished stages are skipped)")
@@ -301,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-runs", type=_positive_int, default=500, help="timed runs per artifact")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--android", help="the Android demo project (default: the repository's android_demo)")
-    p.add_argument("--deploy-scheme", choices=["fp", "bc", "tc", "qc"], default="tc",
+    p.add_argument("--deploy-scheme", choices=SCHEMES, default="tc",
                    help="which model goes into the Android demo")
     p.set_defaults(run=_cmd_run)
 
@@ -351,9 +311,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RESUME_HINT = {
+    "train": "resume with the same command and --resume",
+    "run": "resume with the same command (finished stages are skipped, an interrupted run resumes)",
+    "reproduce": "resume with the same command (finished runs are reused, an interrupted one resumes)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from lowbit.pipeline.errors import LowbitError
+
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        hint = RESUME_HINT.get(args.command)
+        print(f"lowbit {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout went away (e.g. `| head -1`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (LowbitError, ValueError, OSError) as err:
+        if os.environ.get("LOWBIT_DEBUG"):
+            raise
+        print(f"lowbit {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return getattr(err, "exit_code", 2)
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line (an OSError names its file)."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lowbit.models import get_task
+from lowbit.pipeline.schemes import QUANTIZED, SCHEMES
 from lowbit.pipeline.train import recipe
-from lowbit.pipeline.downloads import file_hash
 
-QUANTIZED = ("bc", "tc", "qc")
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,13 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``."""
-    from lowbit import models
     from lowbit.pipeline.train.loop import TrainConfig
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
-    if deploy_scheme not in QUANTIZED + ("fp",):
-        raise ValueError(f"unknown deploy scheme {deploy_scheme!r}; valid choices: fp, {', '.join(QUANTIZED)}")
-    models.get_task(task)
+    if deploy_scheme not in SCHEMES:
+        raise ValueError(f"unknown deploy scheme {deploy_scheme!r}; valid choices: {', '.join(SCHEMES)}")
+    get_task(task)
     chosen = PRESETS[preset]
     runs_dir = Path(runs_dir)
     android_dir = _android_dir(android, task)
@@ -95,8 +94,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
 
 def _android_dir(android, task: str) -> Path | None:
     """The Android project to deploy into, or None (with the reason logged) when there is none."""
-    if not task.startswith("imdb-"):
-        log(f"deploy: skipped, the Android demo classifies text and {task} is not an imdb-* task")
+    if not get_task(task).text_demo:
+        log(f"deploy: skipped, the Android demo classifies text and {task} is not a text task")
         return None
     if android is not None:
         path = Path(android)
@@ -120,36 +119,26 @@ def _train(configs, progress: bool) -> dict:
     return summaries
 
 
-def _convert(run_dir: Path) -> dict:
-    from lowbit.deploy.export.convert import FILENAMES, MANIFEST, convert_run
+def _convert(run_dir: Path) -> None:
+    from lowbit.deploy.export import convert
 
-    manifest_path = run_dir / MANIFEST
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        fresh = manifest.get("source", {}).get("sha256") == file_hash(run_dir / "model.h5", "sha256") and all(
-            (run_dir / name).is_file() and manifest["artifacts"].get(name, {}).get("sha256") == file_hash(run_dir / name, "sha256")
-            for name in FILENAMES.values())
-        if fresh:
-            log(f"convert {run_dir.name}: up to date")
-            return manifest
+    if convert.is_current(run_dir):
+        log(f"convert {run_dir.name}: up to date")
+        return
     log(f"convert {run_dir.name}")
-    return convert_run(run_dir)
+    convert.convert_run(run_dir)
 
 
 def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, progress: bool) -> dict:
-    from lowbit.deploy.evaluation.evaluate import evaluate
+    from lowbit.deploy.evaluation import evaluate
 
     report_path = report_dir / "report.json"
-    current = sorted(file_hash(d / name, "sha256") for d in run_dirs for name in ("model.tflite", "model.onnx"))
-    if report_path.is_file():
-        previous = json.loads(report_path.read_text())
-        if (sorted(a["sha256"] for a in previous.get("artifacts", [])) == current
-                and previous.get("limit") == limit and previous.get("settings", {}).get("runs") == runs):
-            log(f"evaluate: {report_path} is up to date")
-            return previous
-    log(f"evaluate: {len(current)} artifacts into {report_dir}")
-    return evaluate(run_dirs, out_dir=report_dir, baseline="fp", data_dir=data_dir, limit=limit, runs=runs,
-                    progress=progress)
+    if evaluate.is_current(report_dir, run_dirs, limit=limit, runs=runs):
+        log(f"evaluate: {report_path} is up to date")
+        return json.loads(report_path.read_text())
+    log(f"evaluate: the artifacts of {len(run_dirs)} runs into {report_dir}")
+    return evaluate.evaluate(run_dirs, out_dir=report_dir, baseline="fp", data_dir=data_dir, limit=limit,
+                             runs=runs, progress=progress)
 
 
 def _deploy(run_dir: Path, android_dir: Path, report: dict) -> dict:

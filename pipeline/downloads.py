@@ -17,8 +17,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lowbit.pipeline.errors import LowbitError
 
-class DataUnavailableError(RuntimeError):
+
+class DataUnavailableError(LowbitError):
     """A dataset is neither available locally nor downloadable; the message says what to do."""
 
 

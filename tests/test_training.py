@@ -110,7 +110,8 @@ MIRRORED = textwrap.dedent(
     from lowbit.pipeline.keras2 import tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from lowbit.pipeline.train.loop import TrainConfig, distribution_strategy, train
+    from lowbit.pipeline.train.loop import TrainConfig, train
+    from lowbit.pipeline.train.strategies import distribution_strategy
     assert distribution_strategy("mirrored").num_replicas_in_sync == 2
     summary = train(TrainConfig(task="imdb-lstm", scheme="tc", out=sys.argv[1], epochs=2, limit=256,
                                 batch_size=32, data_dir=sys.argv[2], strategy="mirrored"), progress=False)

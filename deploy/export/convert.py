@@ -38,6 +38,27 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1) -> bool:
+    """Whether RUN_DIR's artifacts of ``formats`` are what :func:`convert_run` would write now: the
+    manifest belongs to the current ``model.h5`` (sha256), lists every format's file with its
+    current sha256, and the ``.tflite`` has this batch size."""
+    run_dir = Path(run_dir)
+    manifest_path, model_path = run_dir / MANIFEST, run_dir / "model.h5"
+    if not manifest_path.is_file() or not model_path.is_file():
+        return False
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("source", {}).get("sha256") != file_hash(model_path, "sha256"):
+        return False
+    for fmt in parse_formats(",".join(formats)):
+        name = FILENAMES[fmt]
+        entry = manifest.get("artifacts", {}).get(name, {})
+        if not (run_dir / name).is_file() or entry.get("sha256") != file_hash(run_dir / name, "sha256"):
+            return False
+        if fmt == "tflite" and entry.get("batch_size") != batch_size:
+            return False
+    return True
+
+
 def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
     """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written."""
     run_dir = Path(run_dir)

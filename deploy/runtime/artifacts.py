@@ -30,13 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.pipeline.errors import LowbitError
+
 MAX_BYTES = 2 * 1024**3
 MANIFEST = "manifest.json"
 SUFFIXES = {".tflite": "tflite", ".onnx": "onnx"}
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-class ArtifactError(ValueError):
+class ArtifactError(LowbitError, ValueError):
     """An artifact cannot be used; the message names the file and says why, on one line."""
 
 

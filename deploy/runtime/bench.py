@@ -26,11 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 from lowbit.deploy.runtime import artifacts, latency, runtimes
+from lowbit.pipeline.errors import LowbitError
 
 DEVICE_DIR = "/data/local/tmp/lowbit"
 
 
-class DeviceUnavailable(RuntimeError):
+class DeviceUnavailable(LowbitError):
     """No adb, no device, or no benchmark binary: the on-device benchmark cannot run."""
 
 

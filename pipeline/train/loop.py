@@ -24,13 +24,16 @@ from pathlib import Path
 from lowbit import models
 from lowbit.pipeline import atomic, model_files, qat, quantizers
 from lowbit.pipeline.downloads import file_hash
-from lowbit.pipeline.keras2 import keras, tf
+from lowbit.pipeline.errors import LowbitError
+from lowbit.pipeline.keras2 import keras
+from lowbit.pipeline.train.strategies import STRATEGIES, distribution_strategy
 
-STRATEGIES = ("default", "mirrored")
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(LowbitError):
     """The loss became NaN or infinite."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -205,15 +208,6 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
 
 def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def distribution_strategy(name: str):
-    """``default``: TensorFlow's default strategy. ``mirrored``: ``MirroredStrategy`` over all
-    logical GPUs, or over all logical CPUs when there is no GPU (TF alone would use just one)."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
