@@ -11,7 +11,7 @@ The public Python API, imported lazily (``lowbit --help`` must not load TensorFl
     convert_to_onnx(model, *, scheme) -> bytes
     convert_run(run_dir, *, formats=("tflite", "onnx"), batch_size=1) -> dict   # writes the files
     evaluate(run_dirs, *, out_dir, baseline="fp", ...) -> dict                  # the report
-    SCHEMES, TASKS, Task, get_task
+    SCHEMES, Scheme, get_scheme, TASKS, Task, get_task
 
 The import packages below ``lowbit`` are its layers (README "Architecture"): ``lowbit.pipeline``
 (quantization core, data, training, the paper's experiments), ``lowbit.models`` (model builders
@@ -29,6 +29,8 @@ _EXPORTS = {
     "SCHEMES": ("lowbit.pipeline.schemes", "SCHEMES"),
     "DISTRIBUTIONS": ("lowbit.pipeline.schemes", "DISTRIBUTIONS"),
     "SCALES": ("lowbit.pipeline.schemes", "SCALES"),
+    "Scheme": ("lowbit.pipeline.schemes", "Scheme"),
+    "get_scheme": ("lowbit.pipeline.schemes", "get_scheme"),
     "quantize_model": ("lowbit.pipeline.qat", "quantize_model"),
     "quantize_scope": ("lowbit.pipeline.qat", "quantize_scope"),
     "strip": ("lowbit.pipeline.qat", "strip"),

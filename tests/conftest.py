@@ -1,4 +1,6 @@
-"""Shared test set-up: quiet TensorFlow, deterministic seeds, and where the shared data lives."""
+"""Shared test set-up: quiet TensorFlow, deterministic seeds, where the shared data lives, and the
+two tiers: a test that reads the real data (through ``shared_data`` or a fixture built on it) is
+marked ``slow`` here; modules of end-to-end, fuzzing and Java tests mark themselves."""
 
 import os
 from pathlib import Path
@@ -8,6 +10,15 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+REAL_DATA_FIXTURES = {"shared_data", "imdb_models"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +31,9 @@ def _seed():
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; CI clones the project next to it")
+        pytest.fail(f"the real-data tests read ../shared/data (the IMDB tarball, Keras' word index, "
+                    f"MNIST digits), which is not at {SHARED_DATA}; clone the project next to it, "
+                    f"or run the fast tier: pytest -m 'not slow'")
     return SHARED_DATA
 
 
@@ -51,15 +64,66 @@ def imdb_models(shared_data):
 
 
 @pytest.fixture(scope="session")
-def converted_runs(tmp_path_factory, shared_data):
-    """Two small real IMDB LSTM runs, ``fp`` and ``tc`` fine-tuned from it (300 reviews, one epoch
-    each), exported by ``lowbit convert``: ``{"fp": run_dir, "tc": run_dir}``. Tests must not
-    modify them (copy a run first)."""
+def random_imdb_models():
+    """The IMDB architectures with random weights (vocabulary 2,000): per architecture the float
+    model and its stripped BC/TC/QC twins, ``{(arch, scheme): model}``, and 64 random token
+    sequences as ``x``. Their graphs and stored tensors are those of trained models: structure and
+    exactness tests need no training."""
+    import numpy as np
+
+    from lowbit.models import imdb
+    from lowbit.pipeline import qat
+    from lowbit.pipeline.keras2 import keras
+
+    models = {}
+    for arch in ("lstm", "gru"):
+        keras.utils.set_random_seed(7)
+        float_model = imdb.build(arch, vocab_size=2000)
+        models[(arch, "fp")] = float_model
+        for scheme in ("bc", "tc", "qc"):
+            models[(arch, scheme)] = qat.strip(qat.quantize_model(float_model, scheme))
+    x = np.random.default_rng(0).integers(0, 2000, size=(64, imdb.MAXLEN)).astype(np.int32)
+    return {"models": models, "x": x}
+
+
+POSITIVE = "great wonderful loved superb moving brilliant fun touching best enjoyable".split()
+NEGATIVE = "awful boring hated dull terrible waste worst silly poor annoying".split()
+NEUTRAL = ("the a film movie plot actor scene story it was and of to in this that with script music "
+           "director ending character time").split()
+
+
+@pytest.fixture(scope="session")
+def synthetic_imdb(tmp_path_factory):
+    """A small corpus laid out like the IMDB tarball's ``aclImdb/`` folder (200 reviews per split
+    and label): neutral words with a sprinkle of positive or negative ones, some ``<br />``
+    breaks and punctuation. Fast-tier runs read it instead of the real reviews."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("synthetic_imdb") / "aclImdb"
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label, pool in (("pos", POSITIVE), ("neg", NEGATIVE)):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(200):
+                words = list(rng.choice(NEUTRAL, size=rng.integers(20, 90)))
+                for k in rng.choice(len(words), size=rng.integers(2, 6), replace=False):
+                    words[k] = rng.choice(pool)
+                text = " ".join(words).capitalize() + ". <br /><br />" + " ".join(rng.choice(NEUTRAL, 5)) + "!"
+                (folder / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(text)
+    return root
+
+
+@pytest.fixture(scope="session")
+def converted_runs(tmp_path_factory, synthetic_imdb):
+    """Two small IMDB LSTM runs on the synthetic corpus, ``fp`` and ``tc`` fine-tuned from it (300
+    reviews, one epoch each), exported by ``lowbit convert``: ``{"fp": run_dir, "tc": run_dir}``.
+    Tests must not modify them (copy a run first)."""
     from lowbit.deploy.export.convert import convert_run
     from lowbit.pipeline.train.loop import TrainConfig, train
 
     root = tmp_path_factory.mktemp("converted")
-    common = dict(task="imdb-lstm", epochs=1, limit=300, data_dir=str(shared_data), batch_size=32)
+    common = dict(task="imdb-lstm", epochs=1, limit=300, data_dir=str(synthetic_imdb), batch_size=32)
     train(TrainConfig(scheme="fp", out=str(root / "imdb-lstm-fp"), **common), progress=False)
     train(TrainConfig(scheme="tc", out=str(root / "imdb-lstm-tc"), init_from=str(root / "imdb-lstm-fp"),
                       learning_rate=3e-4, **common), progress=False)

@@ -83,6 +83,7 @@ def test_signature_and_input_checks(converted_runs, app, tmp_path):
     assert not (app / android.ASSETS).exists()
 
 
+@pytest.mark.slow  # several CLI processes, each loading TensorFlow
 def test_cli_deploy_prints_the_next_steps(converted_runs, app):
     done = subprocess.run([sys.executable, "-m", "lowbit.cli", "deploy", str(converted_runs["tc"]),
                            "--android", str(app)], capture_output=True, text=True)

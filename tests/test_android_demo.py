@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # see the module docstring
+
 from lowbit.pipeline.data import imdb
 from lowbit.pipeline.data.text import Vocabulary
 

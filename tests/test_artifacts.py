@@ -2,6 +2,7 @@
 runtime sees it; good artifacts pass, with their manifest."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -20,11 +21,12 @@ def run_copy(converted_runs, tmp_path):
     return target
 
 
-def refused(path, needle):
+def refused(path, pattern):
+    """The file is refused with one line that names it and matches ``pattern`` (a regex)."""
     with pytest.raises(ArtifactError) as err:
         open_artifact(path)
     message = str(err.value)
-    assert str(path) in message and needle in message and "\n" not in message, message
+    assert str(path) in message and re.search(pattern, message) and "\n" not in message, message
     return message
 
 
@@ -90,7 +92,8 @@ def test_tflite_structure_checks(converted_runs, tmp_path):
     source = converted_runs["tc"] / "model.tflite"
     blob = source.read_bytes()
     truncated = write_without_manifest(tmp_path, "truncated.tflite", blob[: len(blob) // 3])
-    refused(truncated, "")  # damaged flatbuffer or a buffer past the end: either way refused
+    # a damaged flatbuffer, or a buffer that runs past the end: either way refused
+    refused(truncated, r"damaged flatbuffer|runs past the end of the file|needs \d+ bytes")
 
     def bad_tensor_index(model):
         model.subgraphs[0].operators[0].inputs[0] = 10_000
@@ -125,7 +128,8 @@ def test_tflite_structure_checks(converted_runs, tmp_path):
 
 def test_onnx_structure_checks(converted_runs, tmp_path):
     blob = (converted_runs["tc"] / "model.onnx").read_bytes()
-    refused(write_without_manifest(tmp_path, "cut.onnx", blob[: len(blob) // 2]), "")
+    refused(write_without_manifest(tmp_path, "cut.onnx", blob[: len(blob) // 2]),
+            r"damaged ONNX protobuf|not a valid ONNX model")
 
     proto = onnx.load_from_string(blob)
     init = proto.graph.initializer[0]

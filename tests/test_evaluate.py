@@ -18,9 +18,9 @@ LIMIT = 200
 
 
 @pytest.fixture(scope="module")
-def report(converted_runs, shared_data, tmp_path_factory):
+def report(converted_runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    evaluate([converted_runs["fp"], converted_runs["tc"]], out_dir=out, data_dir=shared_data, limit=LIMIT,
+    evaluate([converted_runs["fp"], converted_runs["tc"]], out_dir=out, limit=LIMIT,
              runs=30, warmup=3, loads=2, progress=False)
     return out
 
@@ -44,9 +44,9 @@ def test_report_files_and_schema(report):
     assert (report / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_values_equal_an_independent_recomputation(report, converted_runs, shared_data):
+def test_values_equal_an_independent_recomputation(report, converted_runs):
     data = json.loads((report / "report.json").read_text())
-    test = load_test_set(converted_runs["tc"], data_dir=shared_data, limit=LIMIT)
+    test = load_test_set(converted_runs["tc"], limit=LIMIT)
     labels = test.truth > 0.5
     keras_model = keras.models.load_model(converted_runs["tc"] / "model.h5", compile=False)
     keras_pred = keras_model.predict(test.x, verbose=0).ravel() > 0.5
@@ -83,14 +83,14 @@ def test_markdown_has_one_row_per_artifact_and_the_targets(report):
     assert "## Targets" in text and "latency p50 (1 thread) ≤ 0.5× fp" in text
 
 
-def test_refusals(converted_runs, tmp_path, shared_data):
+def test_refusals(converted_runs, tmp_path):
     with pytest.raises(ValueError, match="need exactly one fp run"):
-        evaluate([converted_runs["tc"]], out_dir=tmp_path, data_dir=shared_data, limit=10, runs=1)
+        evaluate([converted_runs["tc"]], out_dir=tmp_path, limit=10, runs=1)
     bare = tmp_path / "bare"
     shutil.copytree(converted_runs["tc"], bare)
     (bare / "manifest.json").unlink()
     with pytest.raises(ValueError, match="no manifest.json; export it first"):
-        evaluate([converted_runs["fp"], bare], out_dir=tmp_path, data_dir=shared_data, limit=10, runs=1)
+        evaluate([converted_runs["fp"], bare], out_dir=tmp_path, limit=10, runs=1)
     assert cli.main(["evaluate", str(converted_runs["tc"]), "--out", str(tmp_path / "r"), "--limit", "5"]) == 2
     assert not (tmp_path / "r").exists()
 

@@ -13,6 +13,8 @@ from lowbit.deploy.runtime.artifacts import Artifact
 from lowbit.deploy.export.weights import quantized_tensors
 from lowbit.models import get_task
 from lowbit.pipeline.data import splits as datasets
+
+pytestmark = pytest.mark.slow  # trains a model per task: the end-to-end export of each task
 from lowbit.pipeline import qat
 
 OP_NAMES = {v: k for k, v in vars(te.OP).items() if not k.startswith("_")}

@@ -6,8 +6,9 @@ lowbit.deploy.runtime.artifacts, not the sha256, must catch the damage."""
 import collections
 
 import pytest
-
 from fuzz_predict import make_cases, run_all
+
+pytestmark = pytest.mark.slow  # see the module docstring
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,13 @@
 stage, and a stage redone when its input changed."""
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 
 def lowbit_run(runs, app, shared_data, *extra):
@@ -24,8 +27,22 @@ def first_run(tmp_path_factory, shared_data):
     return root, app, done
 
 
-def test_all_stages_run_and_the_report_and_app_assets_exist(first_run):
+@pytest.fixture
+def after_first_run(first_run, tmp_path):
+    """The first run's state, restored after the test: no test sees what another one changed
+    (the runs stay where they are, since a run records its starting run's path)."""
     root, app, done = first_run
+    saved = tmp_path / "saved"
+    for name in ("runs", "app_project"):
+        shutil.copytree(root / name, saved / name)
+    yield root, app, done
+    for name in ("runs", "app_project"):
+        shutil.rmtree(root / name)
+        shutil.copytree(saved / name, root / name)
+
+
+def test_all_stages_run_and_the_report_and_app_assets_exist(after_first_run):
+    root, app, done = after_first_run
     assert done.returncode == 0, done.stderr[-3000:]
     runs = root / "runs"
     for scheme in ("fp", "bc", "tc", "qc"):
@@ -40,8 +57,8 @@ def test_all_stages_run_and_the_report_and_app_assets_exist(first_run):
     assert "| tc | LiteRT |" in done.stdout and "gradlew installDebug" in done.stdout
 
 
-def test_a_second_run_skips_every_stage(first_run, shared_data):
-    root, app, _ = first_run
+def test_a_second_run_skips_every_stage(after_first_run, shared_data):
+    root, app, _ = after_first_run
     report = root / "runs" / "report" / "report.json"
     before = report.stat().st_mtime_ns
     done = lowbit_run(root / "runs", app, shared_data)
@@ -52,8 +69,8 @@ def test_a_second_run_skips_every_stage(first_run, shared_data):
     assert report.stat().st_mtime_ns == before
 
 
-def test_changed_settings_redo_what_depends_on_them(first_run, shared_data):
-    root, app, _ = first_run
+def test_changed_settings_redo_what_depends_on_them(after_first_run, shared_data):
+    root, app, _ = after_first_run
     done = lowbit_run(root / "runs", app, shared_data, "--deploy-scheme", "qc", "--finetune-epochs", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("finished earlier, reused") == 1  # fp; bc, tc, qc trained again

@@ -16,7 +16,15 @@ SCHEMES = ["fp", "bc", "tc", "qc"]
 
 
 @pytest.fixture(scope="module")
-def exported(imdb_models):
+def exported(random_imdb_models):
+    """The files of random-weight models: the same graphs as trained ones, for structure and weights."""
+    return {key: onnx_export.convert_keras_model(model, scheme=key[1])
+            for key, model in random_imdb_models["models"].items()}
+
+
+@pytest.fixture(scope="module")
+def exported_trained(imdb_models):
+    """The files of models trained on real reviews (slow tier), for the output comparisons."""
     return {key: onnx_export.convert_keras_model(model, scheme=key[1])
             for key, model in imdb_models["models"].items()}
 
@@ -28,7 +36,7 @@ def run_ort(blob: bytes, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_graph_structure(exported, imdb_models, arch, scheme):
+def test_graph_structure(exported, random_imdb_models, arch, scheme):
     proto = onnx.load_from_string(exported[(arch, scheme)])
     onnx.checker.check_model(proto)
     ops = [n.op_type for n in proto.graph.node]
@@ -39,7 +47,7 @@ def test_graph_structure(exported, imdb_models, arch, scheme):
         return
     assert "GatherBlockQuantized" in ops and "Gather" in ops  # Gather only inside unpack subgraphs
     # a float initializer holding a quantized weight would be a failure: none has their values
-    keras_values = [np.sort(t.values.ravel()) for t in quantized_tensors(imdb_models["models"][(arch, scheme)], scheme)]
+    keras_values = [np.sort(t.values.ravel()) for t in quantized_tensors(random_imdb_models["models"][(arch, scheme)], scheme)]
     for init in proto.graph.initializer:
         arr = numpy_helper.to_array(init)
         if arr.dtype == np.float32:
@@ -48,7 +56,7 @@ def test_graph_structure(exported, imdb_models, arch, scheme):
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
 @pytest.mark.parametrize("scheme, bits", [("bc", 1), ("tc", 2), ("qc", 2)])
-def test_packed_initializers_have_the_true_width(exported, imdb_models, arch, scheme, bits):
+def test_packed_initializers_have_the_true_width(exported, random_imdb_models, arch, scheme, bits):
     proto = onnx.load_from_string(exported[(arch, scheme)])
     packed = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer if "/packed" in i.name}
     entries = onnx_export.stored_tensors(exported[(arch, scheme)])
@@ -62,8 +70,8 @@ def test_packed_initializers_have_the_true_width(exported, imdb_models, arch, sc
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
 @pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
-def test_weights_decoded_by_the_file_equal_the_keras_weights(exported, imdb_models, arch, scheme):
-    keras_model = imdb_models["models"][(arch, scheme)]
+def test_weights_decoded_by_the_file_equal_the_keras_weights(exported, random_imdb_models, arch, scheme):
+    keras_model = random_imdb_models["models"][(arch, scheme)]
     decoded = onnx_export.read_weights(exported[(arch, scheme)])
     reference = quantized_tensors(keras_model, scheme)
     embedding = [v for name, v in decoded.items() if "embedding" in name]
@@ -76,17 +84,17 @@ def test_weights_decoded_by_the_file_equal_the_keras_weights(exported, imdb_mode
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_outputs_match_keras_on_500_real_reviews(exported, imdb_models, arch, scheme):
+def test_outputs_match_keras_on_500_real_reviews(exported_trained, imdb_models, arch, scheme):
     x = imdb_models["x"]
     keras_scores = imdb_models["models"][(arch, scheme)].predict(x, verbose=0)
-    scores = run_ort(exported[(arch, scheme)], x)
+    scores = run_ort(exported_trained[(arch, scheme)], x)
     if scheme == "fp" or arch == "gru":  # float compute: the weights are exact
         assert np.abs(scores - keras_scores).max() <= 1e-5
     else:  # DynamicQuantizeLSTM quantizes activations at run time
         assert np.mean((scores > 0.5) == (keras_scores > 0.5)) >= 0.995
 
 
-def test_a_model_whose_weights_are_not_found_is_refused(imdb_models):
-    float_bytes = onnx_export.convert_keras_model(imdb_models["models"][("lstm", "fp")], scheme="fp")
+def test_a_model_whose_weights_are_not_found_is_refused(random_imdb_models):
+    float_bytes = onnx_export.convert_keras_model(random_imdb_models["models"][("lstm", "fp")], scheme="fp")
     with pytest.raises(ValueError, match="not initializers of the ONNX main graph"):
         onnx_export.pack_weights(float_bytes, scheme="tc", reference=[np.ones((3, 5), np.float32)])

@@ -53,6 +53,7 @@ def test_edge_cases_on_stdin_give_one_json_line_each(converted_runs, name):
     assert rows[0]["tokens"] == 0 and rows[-1]["tokens"] == 200_000
 
 
+@pytest.mark.slow  # several CLI processes, each loading TensorFlow
 def test_texts_as_arguments_and_invalid_utf8_on_stdin(converted_runs):
     artifact = converted_runs["tc"] / "model.tflite"
     code, out, _ = predict(artifact, "great movie", "awful movie")
@@ -65,6 +66,7 @@ def test_texts_as_arguments_and_invalid_utf8_on_stdin(converted_runs):
     assert first["tokens"] == 2 and second["tokens"] == 1  # "caf", "great"; "ok"
 
 
+@pytest.mark.slow  # several CLI processes, each loading TensorFlow
 def test_same_scores_from_both_formats(converted_runs):
     texts = ["a gripping story with great acting", "dull, predictable and far too long"]
     scores = {}

@@ -135,13 +135,13 @@ def test_qat_model_h5_round_trip_inside_scope(tmp_path):
     qat.fit(x, y, epochs=1, verbose=0)
     path = tmp_path / "qat.h5"
     qat.save(path)
-    with pipeline.quantize_scope():
+    with lowbit.quantize_scope():
         loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), qat.predict(x, verbose=0))
     for a, b in zip(forward_weights(qat), forward_weights(loaded)):
         assert a[2].tobytes() == b[2].tobytes() and a[3] == b[3]
     np.testing.assert_array_equal(
-        lowbit.strip(loaded).predict(x, verbose=0), pipeline.strip(qat).predict(x, verbose=0)
+        lowbit.strip(loaded).predict(x, verbose=0), lowbit.strip(qat).predict(x, verbose=0)
     )
 
 

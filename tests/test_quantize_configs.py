@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lowbit.pipeline import quantize_configs as qc
-from lowbit.pipeline import quantize_scope
+from lowbit import quantize_scope
 from lowbit.pipeline.keras2 import keras, tf
 from lowbit.pipeline.quantizers import QuaternaryConnect, TernaryConnect
 

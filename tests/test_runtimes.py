@@ -11,8 +11,8 @@ from lowbit.pipeline.keras2 import keras
 
 
 @pytest.fixture(scope="module")
-def inputs(converted_runs, shared_data):
-    return load_test_set(converted_runs["fp"], data_dir=shared_data, limit=37).x
+def inputs(converted_runs):
+    return load_test_set(converted_runs["fp"], limit=37).x
 
 
 @pytest.mark.parametrize("name", ["model.tflite", "model.onnx"])

@@ -13,7 +13,14 @@ SCHEMES = ["fp", "bc", "tc", "qc"]
 
 
 @pytest.fixture(scope="module")
-def exported(imdb_models):
+def exported(random_imdb_models):
+    """The files of random-weight models: the same graphs as trained ones, for structure and weights."""
+    return {key: te.convert_keras_model(model, scheme=key[1]) for key, model in random_imdb_models["models"].items()}
+
+
+@pytest.fixture(scope="module")
+def exported_trained(imdb_models):
+    """The files of models trained on real reviews (slow tier), for the output comparisons."""
     return {key: te.convert_keras_model(model, scheme=key[1]) for key, model in imdb_models["models"].items()}
 
 
@@ -36,7 +43,7 @@ def ops_of(flat):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_lstm_is_the_fused_op_and_weights_have_the_smallest_runnable_types(exported, imdb_models, scheme):
+def test_lstm_is_the_fused_op_and_weights_have_the_smallest_runnable_types(exported, random_imdb_models, scheme):
     flat = exported[("lstm", scheme)]
     model, ops = ops_of(flat)
     assert len(ops) == 1 and "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops[0] and "WHILE" not in ops[0]
@@ -64,8 +71,8 @@ def test_lstm_is_the_fused_op_and_weights_have_the_smallest_runnable_types(expor
 
 
 @pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
-def test_lstm_weights_read_back_equal_the_keras_weights(exported, imdb_models, scheme):
-    keras_model = imdb_models["models"][("lstm", scheme)]
+def test_lstm_weights_read_back_equal_the_keras_weights(exported, random_imdb_models, scheme):
+    keras_model = random_imdb_models["models"][("lstm", scheme)]
     model = te.read(exported[("lstm", scheme)])
     main = model.subgraphs[0]
     kernel, recurrent, _ = keras_model.get_layer("lstm").get_weights()
@@ -93,10 +100,10 @@ def test_lstm_weights_read_back_equal_the_keras_weights(exported, imdb_models, s
 
 
 @pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
-def test_gru_loop_body_weights_are_int8_and_exact(exported, imdb_models, scheme):
+def test_gru_loop_body_weights_are_int8_and_exact(exported, random_imdb_models, scheme):
     model, ops = ops_of(exported[("gru", scheme)])
     assert "WHILE" in ops[0] and "EMBEDDING_LOOKUP" in ops[0]
-    keras_model = imdb_models["models"][("gru", scheme)]
+    keras_model = random_imdb_models["models"][("gru", scheme)]
     kernel, recurrent = keras_model.get_layer("gru").get_weights()[:2]
     found = []
     for sg in model.subgraphs[1:]:
@@ -112,10 +119,10 @@ def test_gru_loop_body_weights_are_int8_and_exact(exported, imdb_models, scheme)
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_outputs_match_keras_on_500_real_reviews(exported, imdb_models, arch, scheme):
+def test_outputs_match_keras_on_500_real_reviews(exported_trained, imdb_models, arch, scheme):
     x = imdb_models["x"]
     keras_scores = imdb_models["models"][(arch, scheme)].predict(x, verbose=0)
-    scores = run_litert(exported[(arch, scheme)], x)
+    scores = run_litert(exported_trained[(arch, scheme)], x)
     if scheme == "fp":
         assert np.abs(scores - keras_scores).max() <= 1e-5
     else:  # hybrid kernels quantize activations at run time
@@ -132,6 +139,6 @@ def test_file_size_is_the_packed_weights_plus_a_small_overhead(exported, scheme,
     assert len(exported[("lstm", "fp")]) > 4 * (2000 * 128 + 2 * 128 * 512)
 
 
-def test_batch_size_must_be_positive(imdb_models):
+def test_batch_size_must_be_positive(random_imdb_models):
     with pytest.raises(ValueError, match="batch_size must be positive"):
-        te.convert_keras_model(imdb_models["models"][("lstm", "fp")], scheme="fp", batch_size=0)
+        te.convert_keras_model(random_imdb_models["models"][("lstm", "fp")], scheme="fp", batch_size=0)
