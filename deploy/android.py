@@ -25,8 +25,8 @@ from pathlib import Path
 
 from lowbit.deploy.runtime import artifacts, runtimes
 from lowbit.models import get_task, text_tasks
-from lowbit.pipeline import atomic
-from lowbit.pipeline.data.text import OOV, PAD, START, Vocabulary
+from lowbit.pipeline import atomic, locks
+from lowbit.pipeline.data.text import OOV, PAD, START
 
 METADATA_FORMAT = "lowbit-android-model/1"
 ASSETS = Path("app") / "src" / "main" / "assets"
@@ -46,9 +46,7 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
         raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text "
                          f"({', '.join(text_tasks())})")
     vocab_path = run_dir / "vocab.txt"
-    if not vocab_path.is_file():
-        raise ValueError(f"{run_dir} has no vocab.txt")
-    vocab = Vocabulary.load(vocab_path)
+    vocab = artifacts.load_vocabulary(artifact, vocab_path)
     seq_len = check_signature(artifact)
     metadata = {
         "format": METADATA_FORMAT, "task": artifact.task, "scheme": artifact.scheme,
@@ -69,10 +67,9 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
                 return {**metadata, "skipped": True}
         except (ValueError, artifacts.ArtifactError):
             pass  # a damaged bundle is simply replaced
-    assets.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(assets / "model.tflite", artifact.content)
-    atomic.write_bytes(assets / "vocab.txt", vocab_path.read_bytes())
-    atomic.write_text(assets / "model.json", json.dumps(metadata, indent=2) + "\n")
+    with locks.locked(assets):  # model, vocabulary and metadata go in together, the metadata last
+        atomic.write_all({assets / "model.tflite": artifact.content, assets / "vocab.txt": vocab_path.read_bytes(),
+                          assets / "model.json": (json.dumps(metadata, indent=2) + "\n").encode()})
     return {**metadata, "skipped": False}
 
 

@@ -22,6 +22,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
 def _cmd_qat_overhead(args) -> int:
     from lowbit.pipeline.train import step_time
 
@@ -105,7 +115,7 @@ def _cmd_bench(args) -> int:
     if args.adb:
         result = bench.bench_adb(args.artifacts, adb=args.adb_path, serial=args.serial,
                                  binary=args.benchmark_binary, baseline=args.baseline,
-                                 threads=args.threads, runs=args.runs, warmup=args.warmup)
+                                 threads=args.threads, runs=args.runs, warmup=args.warmup, timeout=args.adb_timeout)
     else:
         result = bench.bench(args.artifacts, baseline=args.baseline, runs=args.runs, warmup=args.warmup,
                              threads=args.threads, input_shape=args.input_shape)
@@ -150,10 +160,10 @@ def _cmd_deploy(args) -> int:
 
 
 def _cmd_tokenize(args) -> int:
+    from lowbit.deploy.runtime.artifacts import read_vocabulary, recorded_vocabulary
     from lowbit.deploy.runtime.predict import lines_of
-    from lowbit.pipeline.data.text import Vocabulary
 
-    vocab = Vocabulary.load(Path(args.vocab))
+    vocab = read_vocabulary(args.vocab, recorded_vocabulary(Path(args.vocab).parent))
     out = sys.stdout
     for text in lines_of(sys.stdin.buffer):
         out.write(" ".join(str(i) for i in vocab.sequence(text, args.maxlen)) + "\n")
@@ -214,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=SCALES, default="tensor")
     p.add_argument("--epochs", type=_positive_int, default=20)
     p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--learning-rate", type=_positive_float, default=1e-3)
     p.add_argument("--patience", type=_positive_int, default=3,
                    help="stop after this many epochs without a better validation metric")
     p.add_argument("--limit", type=_positive_int, help="use only this many training and test examples")
@@ -306,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adb", action="store_true", help="run LiteRT's benchmark_model on a connected Android device")
     p.add_argument("--adb-path", default="adb", help="the adb executable")
     p.add_argument("--serial", help="device serial (default: the first connected device)")
+    p.add_argument("--adb-timeout", type=_positive_float, default=600, metavar="SECONDS",
+                   help="time limit for the whole --adb benchmark (default: 600)")
     p.add_argument("--benchmark-binary", help="LiteRT benchmark_model built for the device, pushed before running")
     p.set_defaults(run=_cmd_bench)
     return parser
@@ -321,7 +333,13 @@ RESUME_HINT = {
 def main(argv: list[str] | None = None) -> int:
     from lowbit.pipeline.errors import LowbitError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `predict ART --threads 2 TEXT ...`: texts after an option are texts too
+        if args.command == "predict" and not any(e.startswith("-") for e in extra):
+            args.text = [*args.text, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args)
     except KeyboardInterrupt:

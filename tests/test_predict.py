@@ -82,4 +82,4 @@ def test_a_non_text_model_or_a_missing_vocabulary_is_a_one_line_error(converted_
     lonely.write_bytes((converted_runs["tc"] / "model.tflite").read_bytes())
     code, out, err = predict(lonely, "hello")
     assert code == 2 and out == ""
-    assert err.strip().count("\n") == 0 and "no vocab.txt beside it" in err
+    assert err.strip().count("\n") == 0 and "no vocabulary at" in err

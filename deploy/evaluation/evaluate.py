@@ -31,8 +31,9 @@ from tqdm import tqdm
 from lowbit.deploy.runtime import artifacts as artifacts_mod
 from lowbit.deploy.runtime import latency, memory, runtimes
 from lowbit.deploy.evaluation import testsets
-from lowbit.deploy.export.convert import MANIFEST
+from lowbit.deploy.export.convert import MANIFEST, read_config
 from lowbit.models import get_task
+from lowbit.pipeline import atomic, locks
 from lowbit.pipeline.downloads import file_hash
 
 SAMPLES = 16  # latency inputs cycle through this many real test examples
@@ -96,6 +97,8 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
     if missing:
         raise ValueError(f"the {baseline} run has no {' or '.join(missing)} artifact to compare with; "
                          f"run lowbit convert on it")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    atomic.check_writable(out_dir)  # before minutes of measuring, not after
     all_threads = runtimes.all_threads()
     thread_counts = sorted({1, all_threads})
 
@@ -103,7 +106,8 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
     for m in measured:
         key = (m.run_dir, _sequence_length(m.artifact))
         if key not in test_sets:
-            test_sets[key] = testsets.load(m.run_dir, data_dir=data_dir, limit=limit, seq_len=key[1])
+            test_sets[key] = testsets.load(m.run_dir, data_dir=data_dir, limit=limit, seq_len=key[1],
+                                           artifact=m.artifact)
         m.test = test_sets[key]
     _measure_quality(measured, thread_counts[-1], progress)
     for fmt in formats:
@@ -130,7 +134,8 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
     from lowbit.deploy.evaluation import report as report_mod
 
     report["checks"] = report_mod.checks(report)
-    report_mod.write(report, Path(out_dir))
+    with locks.locked(out_dir):
+        report_mod.write(report, Path(out_dir))
     return report
 
 
@@ -140,11 +145,18 @@ def _read_run(run_dir: Path) -> dict:
         raise ValueError(f"{run_dir} is not a run directory (no config.json)")
     if not manifest_path.is_file():
         raise ValueError(f"{run_dir} has no {MANIFEST}; export it first: lowbit convert {run_dir}")
-    config = json.loads(config_path.read_text())
-    manifest = json.loads(manifest_path.read_text())
-    names = sorted(manifest.get("artifacts", {}))
+    config = read_config(config_path)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        names = sorted(manifest["artifacts"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{manifest_path}: not a lowbit manifest ({type(err).__name__}: {err})") from None
     if not names:
         raise ValueError(f"{manifest_path} lists no artifacts; run lowbit convert {run_dir}")
+    for name in names:  # a manifest names files beside it, never a path out of the run directory
+        if not isinstance(name, str) or name != Path(name).name or name in (".", "..") \
+                or (run_dir / name).resolve().parent != run_dir.resolve():
+            raise ValueError(f"{manifest_path}: artifact {name!r} is not a file in {run_dir}")
     found = [artifacts_mod.open_artifact(run_dir / name) for name in names]
     return {"dir": run_dir, "task": config["task"], "scheme": config["scheme"], "artifacts": found}
 

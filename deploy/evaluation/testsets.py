@@ -99,19 +99,24 @@ class TestSet:
         return float(np.mean(same.reshape(len(same), -1).all(axis=1)))
 
 
-def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | None = None) -> TestSet:
+def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | None = None,
+         artifact=None) -> TestSet:
     """The test set of the run in ``run_dir`` (module docstring); ``limit`` keeps a seeded random
-    sample of that many examples; ``seq_len`` (IMDB) is the artifact's sequence length."""
+    sample of that many examples; ``seq_len`` (text) is the artifact's sequence length, and the
+    vocabulary is checked against ``artifact`` when one is given (its manifest's record of
+    ``vocab.txt`` and its embedding's rows)."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise ValueError(f"{run_dir} has no config.json; is it a run directory of lowbit train?")
-    config = json.loads(config_path.read_text())
+    from lowbit.deploy.export.convert import read_config
+
+    config = read_config(config_path, keys=("task",))
     task = get_task(config["task"])
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
     if task.inputs is InputKind.TEXT:
-        test = _text(task, run_dir, data_dir or config.get("data_dir"), seq_len)
+        test = _text(task, run_dir, data_dir or config.get("data_dir"), seq_len, artifact)
     else:
         splits = task.load_data(data_dir or config.get("data_dir"), limit=config.get("limit"),
                                 seed=config.get("seed", 0))
@@ -134,15 +139,18 @@ def _test_reviews(source: Path):
     return imdb.load(source, splits=("test",))["test"]
 
 
-def _text(task: Task, run_dir: Path, data_dir, seq_len: int | None) -> TestSet:
+def _text(task: Task, run_dir: Path, data_dir, seq_len: int | None, artifact) -> TestSet:
+    from lowbit.deploy.runtime import artifacts
     from lowbit.models.imdb import MAXLEN
     from lowbit.pipeline.data import imdb
-    from lowbit.pipeline.data.text import Vocabulary
 
     vocab_path = run_dir / "vocab.txt"
     if not vocab_path.is_file():
         raise ValueError(f"{run_dir} has no vocab.txt")
-    vocab = Vocabulary.load(vocab_path)
+    if artifact is not None:
+        vocab = artifacts.load_vocabulary(artifact, vocab_path)
+    else:
+        vocab = artifacts.read_vocabulary(vocab_path, artifacts.recorded_vocabulary(run_dir))
     reviews = _test_reviews(imdb.find_source(data_dir))
     x = vocab.sequences(reviews.texts, seq_len or MAXLEN)
     return TestSet(task, x, reviews.labels.astype(np.float32))

@@ -22,7 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from lowbit.pipeline import atomic, model_files
+from lowbit.pipeline import atomic, locks, model_files
 from lowbit.pipeline.downloads import file_hash
 
 FORMATS = ("tflite", "onnx")
@@ -60,20 +60,68 @@ def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1) -> bool:
 
 
 def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
-    """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written."""
+    """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written.
+
+    All or nothing: the artifacts and the manifest are written to temporary names and renamed
+    into place together, the manifest last, so a failure (a full disk) keeps the previous set.
+    The directory is locked against a second writer and checked writable before converting."""
     run_dir = Path(run_dir)
     formats = parse_formats(",".join(formats))
+    if batch_size < 1:
+        raise ValueError(f"batch size must be positive, got {batch_size}")
     config_path, model_path = run_dir / "config.json", run_dir / "model.h5"
     for path in (config_path, model_path):
         if not path.is_file():
             raise ValueError(f"{run_dir} has no {path.name}; train a run first (lowbit train --out {run_dir})")
-    config = json.loads(config_path.read_text())
+    config = read_config(config_path)
     scheme = config["scheme"]
+    atomic.check_writable(run_dir)
+    with locks.locked(run_dir):
+        return _convert(run_dir, config, scheme, model_path, formats, batch_size)
 
+
+def read_config(path: Path, *, keys=("task", "scheme")) -> dict:
+    """A run's ``config.json``, with ``keys`` (of task and scheme) checked; one line naming the file."""
+    from lowbit.models import TASKS
+    from lowbit.pipeline.schemes import SCHEMES
+
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a run configuration (a JSON object)")
+    for key, valid in (("task", TASKS), ("scheme", SCHEMES)):
+        if key in keys and config.get(key) not in valid:
+            raise ValueError(f"{path}: {key} is {config.get(key)!r}; valid choices: {', '.join(valid)}")
+    return config
+
+
+def _vocabulary_entry(run_dir: Path, model) -> dict | None:
+    """The manifest's record of the run's ``vocab.txt`` (sha256, size, entries), after checking
+    that it parses and fits the model's embedding; None when the run has no vocabulary."""
+    from lowbit.pipeline.data.text import Vocabulary
+    from lowbit.pipeline.keras2 import keras
+
+    path = run_dir / "vocab.txt"
+    if not path.is_file():
+        return None
+    content = path.read_bytes()
+    vocab = Vocabulary.from_text(content.decode("utf-8"), source=path)
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    if embeddings and len(vocab) > embeddings[0].input_dim:
+        raise ValueError(f"{path}: {len(vocab):,} entries, but the model's embedding has "
+                         f"{embeddings[0].input_dim:,} rows; this vocabulary belongs to another model")
+    return {"file": path.name, "sha256": hashlib.sha256(content).hexdigest(), "size_bytes": len(content),
+            "entries": len(vocab)}
+
+
+def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats, batch_size: int) -> dict:
     from lowbit.deploy.export import onnx_export, tflite_export
     from lowbit.deploy.export.weights import quantized_tensors
 
     model = model_files.load(model_path)
+    vocabulary = _vocabulary_entry(run_dir, model)
     n_weights = sum(t.codes.size for t in quantized_tensors(model, scheme)) if scheme != "fp" else 0
     artifacts, blobs = {}, {}
     for fmt in formats:
@@ -93,16 +141,21 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
         }
     manifest_path = run_dir / MANIFEST
     source_sha = file_hash(model_path, "sha256")
-    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    if previous.get("source", {}).get("sha256") != source_sha:
+    try:
+        previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    except (ValueError, UnicodeDecodeError):
+        previous = {}  # a damaged manifest describes nothing worth keeping
+    if not isinstance(previous, dict) or not isinstance(previous.get("source"), dict) \
+            or previous["source"].get("sha256") != source_sha or not isinstance(previous.get("artifacts"), dict):
         previous = {}  # artifacts of another model.h5 are not carried over
     manifest = {
         "task": config["task"], "scheme": scheme,
         "source": {"file": model_path.name, "sha256": source_sha},
+        **({"vocabulary": vocabulary} if vocabulary else {}),
         "artifacts": {**{k: v for k, v in previous.get("artifacts", {}).items()
-                         if k not in artifacts and (run_dir / k).is_file()}, **artifacts},
+                         if k not in artifacts and k in FILENAMES.values() and (run_dir / k).is_file()},
+                      **artifacts},
     }
-    for name, blob in blobs.items():
-        atomic.write_bytes(run_dir / name, blob)
-    atomic.write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    atomic.write_all({**{run_dir / name: blob for name, blob in blobs.items()},
+                      manifest_path: (json.dumps(manifest, indent=2) + "\n").encode()})
     return manifest

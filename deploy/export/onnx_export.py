@@ -29,6 +29,7 @@ every call; GatherBlockQuantized keeps the embedding packed in RAM for ~20 µs p
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import onnx
@@ -53,10 +54,174 @@ def convert_keras_model(model, *, scheme: str, batch_size: int | None = None) ->
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=OPSET)
     simplify(proto)
     float_bytes = proto.SerializeToString()
-    if scheme == "fp":
-        return float_bytes
-    tensors = quantized_tensors(model, scheme)
-    return pack_weights(float_bytes, scheme=scheme, reference=[t.values for t in tensors])
+    if scheme != "fp":
+        tensors = quantized_tensors(model, scheme)
+        float_bytes = pack_weights(float_bytes, scheme=scheme, reference=[t.values for t in tensors])
+    return canonical_names(float_bytes)
+
+
+# tf2onnx's make_name counters, TF's op numbering, the numbers of TF's frozen loop functions
+_COUNTER = re.compile(r"__\d+|/\d+(?=/|:|$)|(?<=_frozen)_\d+")
+
+
+def _sort_nodes_by_structure(graph, contents: dict) -> None:
+    """Re-order ``graph``'s nodes topologically, ties broken by a hash of each node's upstream
+    structure (op, attributes, inputs' producers or constants' content), not by names: tf2onnx's
+    order of independent nodes follows its numbered names."""
+    import hashlib
+    import heapq
+
+    produced_by = {out: i for i, node in enumerate(graph.node) for out in node.output if out}
+    inputs = {v.name: f"input{k}" for k, v in enumerate(graph.input)}
+    keys: list[str] = []
+
+    def attribute_key(a) -> bytes:
+        if a.HasField("g") or len(a.graphs):
+            subs = [a.g] if a.HasField("g") else list(a.graphs)
+            return (a.name + repr([sorted(n.op_type for n in s.node) for s in subs])).encode()
+        return a.SerializeToString()
+
+    for node in graph.node:  # already a topological order: producers come first
+        parts = [node.domain, node.op_type] + [attribute_key(a).hex() for a in node.attribute]
+        for name in node.input:
+            if name in produced_by:
+                parts.append(keys[produced_by[name]] + ":" + str(list(graph.node[produced_by[name]].output).index(name)))
+            else:
+                parts.append(contents.get(name) or inputs.get(name) or "outer:" + _COUNTER.sub("", name))
+        keys.append(hashlib.sha256("|".join(parts).encode()).hexdigest())
+    waiting = [len({produced_by[name] for name in node.input if name in produced_by}) for node in graph.node]
+    consumers: dict[int, list[int]] = {}
+    for i, node in enumerate(graph.node):
+        for producer in {produced_by[name] for name in node.input if name in produced_by}:
+            consumers.setdefault(producer, []).append(i)
+    ready = [(keys[i], i) for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        order.append(i)
+        for j in consumers.get(i, []):
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, (keys[j], j))
+    if len(order) != len(graph.node):
+        raise ValueError("the ONNX graph has a cycle")
+    nodes = [graph.node[i] for i in order]
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def canonical_names(onnx_bytes: bytes) -> bytes:
+    """The same model with names that depend only on the graph, so converting the same model
+    gives the same bytes in any process. tf2onnx numbers names with a process-wide counter
+    (``GRU__25``, then ``GRU__77`` in the next conversion), TensorFlow numbers traced ops, and
+    which of two equal nodes or constants tf2onnx keeps depends on those names. So: nodes are put
+    in a topological order whose ties are broken by structure (:func:`_sort_nodes_by_structure`);
+    every initializer is named by its content (``const_<sha256 prefix>``; lowbit's packed ones
+    keep ``lowbit/<tensor>/packed<bits>_<k>`` without the numbers) and sorted by name; every node is named ``<op>_<position>`` and its outputs
+    ``<node>:<k>`` (subgraphs included). The graph's inputs and outputs keep their names;
+    lowbit's ``lowbit.quantized_tensors`` metadata follows the renaming."""
+    import hashlib
+
+    proto = onnx.load_from_string(onnx_bytes)
+    graph = proto.graph
+    keep = {v.name for v in list(graph.input) + list(graph.output)}
+    mapping: dict[str, str] = {name: name for name in keep}
+    taken = set(keep)
+
+    def claim(stem: str) -> str:
+        new, k = stem, 0
+        while new in taken:
+            k += 1
+            new = f"{stem}__{k}"
+        taken.add(new)
+        return new
+
+    graphs = []
+
+    def collect(g) -> None:
+        graphs.append(g)
+        for node in g.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    collect(attribute.g)
+                for sub in attribute.graphs:
+                    collect(sub)
+
+    collect(graph)
+    contents = {}
+    for g in graphs:
+        for init in g.initializer:
+            digest = hashlib.sha256(init.data_type.to_bytes(4, "little") + repr(list(init.dims)).encode()
+                                    + numpy_helper.to_array(init).tobytes()).hexdigest()[:12]
+            # lowbit's packed tensors keep their readable names (the tensor they hold), numbers dropped
+            contents[init.name] = _COUNTER.sub("", init.name) if init.name.startswith("lowbit/") else f"const_{digest}"
+
+    def sort_all(g) -> None:  # parents first: re-ordering a graph's nodes replaces their subgraphs
+        _sort_nodes_by_structure(g, contents)
+        for node in g.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    sort_all(attribute.g)
+                for sub in attribute.graphs:
+                    sort_all(sub)
+
+    sort_all(graph)
+    graphs.clear()
+    collect(graph)
+    for g in graphs:  # initializers first claimed in node order, which does not depend on names
+        for node in g.node:
+            for name in node.input:
+                if name in contents and name not in mapping:
+                    mapping[name] = claim(contents[name])
+        for init in g.initializer:
+            if init.name not in mapping:
+                mapping[init.name] = claim(contents[init.name])
+
+    # Values are named after their producer, in the canonical node order: tf2onnx merges equal
+    # nodes and keeps whichever name sorts first, so even a name's stem is not stable.
+    position = 0
+    for g in graphs:
+        for node in g.node:
+            position += 1
+            node.name = claim(f"{node.op_type}_{position}")
+            for k, out in enumerate(node.output):
+                if out and out not in mapping:
+                    mapping[out] = claim(f"{node.name}:{k}")
+
+    def value(name: str) -> str:
+        if name and name not in mapping:  # a graph or subgraph input, or value_info of nothing
+            mapping[name] = claim(_COUNTER.sub("", name) or "t")
+        return mapping.get(name, name)
+
+    dims: dict[str, str] = {}
+    for g in graphs:
+        g.name = _COUNTER.sub("", g.name)
+        for node in g.node:
+            node.input[:] = [value(n) for n in node.input]
+            node.output[:] = [value(n) for n in node.output]
+            if not node.domain:
+                node.ClearField("domain")  # "" set or left unset: the same model, other bytes
+    for g in graphs:
+        for item in list(g.initializer) + list(g.value_info) + list(g.input) + list(g.output):
+            item.name = value(item.name)
+        for info in list(g.input) + list(g.output) + list(g.value_info):  # tf2onnx's unk__N dimensions
+            for dim in info.type.tensor_type.shape.dim:
+                if dim.dim_param.startswith("unk__"):
+                    dim.dim_param = dims.setdefault(dim.dim_param, f"unk_{len(dims) + 1}")
+        ordered = sorted(g.initializer, key=lambda init: init.name)
+        del g.initializer[:]
+        g.initializer.extend(ordered)
+    for entry in proto.metadata_props:
+        if entry.key == TENSORS_METADATA_KEY:
+            records = json.loads(entry.value)
+            for record in records:
+                if isinstance(record.get("name"), str):  # the packed tensor's name, as its initializer has it
+                    record["name"] = _COUNTER.sub("", record["name"])
+                if isinstance(record.get("read_from"), str):  # the value the graph reads it from
+                    record["read_from"] = mapping.get(record["read_from"], record["read_from"])
+            entry.value = json.dumps(records)
+    return proto.SerializeToString()
 
 
 def _input_name(model, i: int) -> str:

@@ -115,7 +115,7 @@ def _checked_manifest(path: Path, content: bytes) -> dict | None:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         entry = manifest["artifacts"][path.name]
         expected_sha, expected_size = entry["sha256"], int(entry["size_bytes"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+    except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError) as err:
         raise ArtifactError(f"{path}: {manifest_path} does not describe this file "
                             f"({type(err).__name__}: {err})") from None
     if len(content) != expected_size:
@@ -286,3 +286,124 @@ def _all_tensors(graph):
                 yield from _all_tensors(attribute.g)
             for sub in attribute.graphs:
                 yield from _all_tensors(sub)
+
+
+# --------------------------------------------------------------------------- token inputs
+
+
+def token_rows(artifact: Artifact) -> int | None:
+    """How many rows the embedding table that the model's (first) input indexes has: every token
+    id fed to the model must lie in ``[0, rows)``. None when the input feeds no lookup table (not
+    a text model). Read from the file itself, so it holds without a manifest: ONNX Runtime would
+    otherwise accept an id past the table (and wrap a negative one) and score silently."""
+    if artifact.format == "tflite":
+        return _tflite_token_rows(artifact.content)
+    return _onnx_token_rows(artifact.content)
+
+
+def _tflite_token_rows(flat: bytes) -> int | None:
+    from ai_edge_litert import schema_py_generated as schema
+
+    op = schema.BuiltinOperator
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flat), 0)
+    graph = model.subgraphs[0]
+    value = graph.inputs[0]
+    for _ in range(4):  # through CAST / RESHAPE to the lookup
+        consumers = [o for o in graph.operators or [] if value in list(o.inputs)]
+        if not consumers:
+            return None
+        o = consumers[0]
+        code = model.operatorCodes[o.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == op.GATHER and list(o.inputs)[1] == value:
+            return int(graph.tensors[o.inputs[0]].shape[0])
+        if builtin == op.EMBEDDING_LOOKUP and list(o.inputs)[0] == value:
+            return int(graph.tensors[o.inputs[1]].shape[0])
+        if builtin not in (op.CAST, op.RESHAPE):
+            return None
+        value = o.outputs[0]
+    return None
+
+
+def _onnx_token_rows(blob: bytes) -> int | None:
+    import onnx
+
+    proto = onnx.load_from_string(blob)
+    graph = proto.graph
+    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
+    value = graph.input[0].name
+    for _ in range(4):  # through Cast / Reshape / Identity to the lookup
+        consumers = [n for n in graph.node if value in n.input]
+        if not consumers:
+            return None
+        node = consumers[0]
+        if node.op_type in ("Gather", "GatherBlockQuantized") and list(node.input)[1] == value:
+            data = node.input[0]
+            if data not in shapes:  # built at load from packed data: ask ONNX's shape inference
+                inferred = onnx.shape_inference.infer_shapes(proto)
+                for info in inferred.graph.value_info:
+                    if info.name == data:
+                        dims = info.type.tensor_type.shape.dim
+                        return int(dims[0].dim_value) if dims and dims[0].dim_value else None
+                return None
+            return int(shapes[data][0])
+        if node.op_type not in ("Cast", "Reshape", "Identity"):
+            return None
+        value = node.output[0]
+    return None
+
+
+def read_vocabulary(path, recorded: dict | None = None):
+    """``vocab.txt`` at ``path``, parsed (the reserved first lines, then distinct non-empty tokens)
+    and, when ``recorded`` (a manifest's ``vocabulary`` entry) is given, matching its sha256 and
+    size; anything else is refused with one line naming the file."""
+    from lowbit.pipeline.data.text import Vocabulary
+
+    path = Path(path)
+    content = path.read_bytes()
+    if recorded is not None:
+        try:
+            sha, size = str(recorded["sha256"]), int(recorded["size_bytes"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ArtifactError(f"{path}: {MANIFEST}'s vocabulary entry is malformed ({err})") from None
+        if len(content) != size or hashlib.sha256(content).hexdigest() != sha:
+            raise ArtifactError(f"{path}: does not match the vocabulary {MANIFEST} recorded "
+                                f"({len(content)} bytes vs {size}; truncated, edited or replaced?)")
+    try:
+        return Vocabulary.from_text(content.decode("utf-8"), source=path)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{path}: {err}" if str(path) not in str(err) else str(err)) from None
+
+
+def recorded_vocabulary(directory) -> dict | None:
+    """The ``vocabulary`` entry of the ``manifest.json`` in ``directory``, if there is one."""
+    manifest_path = Path(directory) / MANIFEST
+    if not manifest_path.is_file():
+        return None
+    try:
+        entry = json.loads(manifest_path.read_text(encoding="utf-8")).get("vocabulary")
+    except (ValueError, AttributeError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{manifest_path}: not a lowbit manifest ({type(err).__name__})") from None
+    if entry is not None and not isinstance(entry, dict):
+        raise ArtifactError(f"{manifest_path}: its vocabulary entry is not an object")
+    return entry
+
+
+def load_vocabulary(artifact: Artifact, vocab_path=None):
+    """The vocabulary that feeds ``artifact`` (default: ``vocab.txt`` beside it), trusted only
+    after three checks, each refused with one line naming the file: it matches the sha256 and
+    size that ``manifest.json`` recorded for it (when the manifest records one); it parses; and
+    it has no more entries than the model's embedding table has rows, so every id it yields is
+    one the model was trained on."""
+    path = Path(vocab_path) if vocab_path is not None else artifact.path.parent / "vocab.txt"
+    if not path.is_file():
+        raise ArtifactError(f"{artifact.path}: no vocabulary at {path} (lowbit convert writes artifacts into "
+                            "the run directory, which holds vocab.txt)")
+    vocab = read_vocabulary(path, (artifact.manifest or {}).get("vocabulary"))
+    rows = token_rows(artifact)
+    if rows is None:
+        raise ArtifactError(f"{artifact.path}: its input feeds no embedding table; not a text model")
+    if len(vocab) > rows:
+        raise ArtifactError(f"{path}: {len(vocab):,} entries, but the model's embedding has {rows:,} rows; "
+                            "this vocabulary belongs to another model")
+    return vocab

@@ -18,8 +18,10 @@ command reports with exit code 2.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,12 +117,24 @@ def parse_benchmark_model(output: str) -> dict:
     return result
 
 
-def connected_devices(adb: str) -> list[str]:
+def _adb(adb: str, args: list[str], deadline: float) -> subprocess.CompletedProcess:
+    """One adb call, within what is left of the whole benchmark's time budget."""
+    left = deadline - time.monotonic()
+    try:
+        if left <= 0:
+            raise subprocess.TimeoutExpired(args, 0)
+        return subprocess.run([adb, *args], capture_output=True, text=True, timeout=left)
+    except subprocess.TimeoutExpired:
+        raise DeviceUnavailable(f"adb did not finish in time ('adb {' '.join(args)[:80]}'); raise --adb-timeout "
+                                "or check the device") from None
+
+
+def connected_devices(adb: str, *, deadline: float | None = None) -> list[str]:
     """Serials of the devices ``adb devices`` lists as ready."""
     if shutil.which(adb) is None and not Path(adb).is_file():
         raise DeviceUnavailable(f"adb not found ({adb}); install Android platform-tools "
                                 "or pass --adb-path")
-    done = subprocess.run([adb, "devices"], capture_output=True, text=True, timeout=60)
+    done = _adb(adb, ["devices"], deadline if deadline is not None else time.monotonic() + 60)
     if done.returncode != 0:
         raise DeviceUnavailable(f"'{adb} devices' failed: {done.stderr.strip()[:200]}")
     serials = []
@@ -133,8 +147,13 @@ def connected_devices(adb: str) -> list[str]:
 
 def bench_adb(paths, *, adb: str = "adb", serial: str | None = None, binary: str | None = None,
               baseline: str | None = None, threads: int = 1, runs: int = 50, warmup: int = 5,
-              device_dir: str = DEVICE_DIR) -> dict:
-    """Run LiteRT's ``benchmark_model`` on a phone for every ``.tflite`` of ``paths``."""
+              device_dir: str = DEVICE_DIR, timeout: float = 600) -> dict:
+    """Run LiteRT's ``benchmark_model`` on a phone for every ``.tflite`` of ``paths``, within
+    ``timeout`` seconds in all. Nothing of a file's name reaches the device's shell: files are
+    pushed as ``<i>.tflite`` and every shell argument is quoted."""
+    if timeout <= 0:
+        raise ValueError(f"the adb timeout must be positive, got {timeout}")
+    deadline = time.monotonic() + timeout
     paths = [Path(p) for p in paths]
     tflites = [p for p in paths if p.suffix.lower() == ".tflite"]
     skipped = [str(p) for p in paths if p not in tflites]
@@ -142,7 +161,7 @@ def bench_adb(paths, *, adb: str = "adb", serial: str | None = None, binary: str
         raise ValueError("--adb benchmarks .tflite artifacts; none given")
     for path in tflites:  # a damaged file is refused here, not on the phone
         artifacts.open_artifact(path)
-    serials = connected_devices(adb)
+    serials = connected_devices(adb, deadline=deadline)
     if not serials:
         raise DeviceUnavailable("no Android device connected ('adb devices' lists none); connect one "
                                 "with USB debugging enabled, or run lowbit bench without --adb")
@@ -150,28 +169,31 @@ def bench_adb(paths, *, adb: str = "adb", serial: str | None = None, binary: str
         raise DeviceUnavailable(f"device {serial} is not connected (connected: {', '.join(serials)})")
     serial = serial or serials[0]
 
-    def adb_run(*args, timeout=600):
-        done = subprocess.run([adb, "-s", serial, *args], capture_output=True, text=True, timeout=timeout)
+    def adb_run(*args):
+        done = _adb(adb, ["-s", serial, *args], deadline)
         if done.returncode != 0:
-            raise RuntimeError(f"adb {' '.join(args)} failed: {(done.stderr or done.stdout).strip()[:300]}")
+            raise DeviceUnavailable(f"adb {' '.join(args)[:80]} failed: {(done.stderr or done.stdout).strip()[:300]}")
         return done.stdout
 
-    adb_run("shell", "mkdir", "-p", device_dir)
+    def shell(*words):  # adb joins its arguments into one device shell command line: quote each
+        return adb_run("shell", " ".join(shlex.quote(w) for w in words))
+
+    shell("mkdir", "-p", device_dir)
     device_binary = f"{device_dir}/benchmark_model"
     if binary is not None:
         if not Path(binary).is_file():
             raise ValueError(f"--benchmark-binary {binary} does not exist")
         adb_run("push", str(binary), device_binary)
-        adb_run("shell", "chmod", "755", device_binary)
-    elif "present" not in adb_run("shell", f"test -x {device_binary} && echo present || echo absent"):
+        shell("chmod", "755", device_binary)
+    elif "present" not in adb_run("shell", f"test -x {shlex.quote(device_binary)} && echo present || echo absent"):
         raise DeviceUnavailable(f"no benchmark_model on the device at {device_binary}; pass "
                                 "--benchmark-binary (LiteRT's benchmark_model built for the phone's ABI)")
     rows = []
     for i, path in enumerate(tflites):
-        remote = f"{device_dir}/{i}_{path.name}"
+        remote = f"{device_dir}/{i}.tflite"
         adb_run("push", str(path), remote)
-        output = adb_run("shell", device_binary, f"--graph={remote}", f"--num_threads={threads}",
-                         f"--num_runs={runs}", f"--warmup_runs={warmup}")
+        output = shell(device_binary, f"--graph={remote}", f"--num_threads={threads}",
+                       f"--num_runs={runs}", f"--warmup_runs={warmup}")
         rows.append({"path": str(path), "format": "tflite", "size_bytes": path.stat().st_size,
                      **parse_benchmark_model(output)})
     base = Path(baseline) if baseline else tflites[0]

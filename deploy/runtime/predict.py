@@ -25,7 +25,7 @@ import numpy as np
 
 from lowbit.deploy.runtime import artifacts, runtimes
 from lowbit.models import get_task, text_tasks
-from lowbit.pipeline.data.text import Vocabulary, tokenize
+from lowbit.pipeline.data.text import tokenize
 
 THRESHOLD = 0.5
 
@@ -38,14 +38,7 @@ class Predictor:
         if artifact.task is not None and not get_task(artifact.task).text_demo:
             raise artifacts.ArtifactError(f"{artifact.path}: a {artifact.task} model; lowbit predict "
                                           f"scores text with the models of text tasks ({', '.join(text_tasks())})")
-        vocab_path = artifact.path.parent / "vocab.txt"
-        if not vocab_path.is_file():
-            raise artifacts.ArtifactError(f"{artifact.path}: no vocab.txt beside it (lowbit convert "
-                                          "writes artifacts into the run directory, which holds it)")
-        try:
-            self.vocab = Vocabulary.load(vocab_path)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise artifacts.ArtifactError(f"{vocab_path}: {err}") from None
+        self.vocab = artifacts.load_vocabulary(artifact)
         self.artifact = artifact
         self.runner = runtimes.load(artifact, threads=threads)
         shape = self.runner.input_shape

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from lowbit.deploy.runtime.artifacts import Artifact, ArtifactError
+from lowbit.deploy.runtime.artifacts import Artifact, ArtifactError, token_rows
 
 
 def all_threads() -> int:
@@ -38,6 +38,7 @@ class Runner:
     input_shape: tuple  # None where a dimension is dynamic
     input_dtype: np.dtype
     output_shape: tuple
+    token_rows: int | None = None  # integer inputs index a table of this many rows
 
     @property
     def batch_size(self) -> int | None:
@@ -53,6 +54,9 @@ class Runner:
         if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
             shown = tuple("?" if e is None else e for e in expected)
             raise ValueError(f"input of shape {x.shape} does not fit the artifact's {shown}")
+        if self.token_rows is not None and x.size and (x.min() < 0 or x.max() >= self.token_rows):
+            raise ValueError(f"token ids must lie in [0, {self.token_rows}) for this model's embedding, got "
+                             f"[{x.min()}, {x.max()}]")  # ONNX Runtime would wrap or reuse a row silently
         return x
 
     def predict(self, x: np.ndarray, *, chunk: int = 1, progress=None) -> np.ndarray:
@@ -155,7 +159,12 @@ def load(artifact: Artifact, *, threads: int = 1) -> Runner:
     """A runner for ``artifact`` with ``threads`` intra-op threads."""
     if threads < 1:
         raise ValueError(f"threads must be positive, got {threads}")
-    return (TFLiteRunner if artifact.format == "tflite" else OnnxRunner)(artifact, threads=threads)
+    if threads > all_threads():  # more only oversubscribes the CPUs (and 10^5 threads take the machine)
+        raise ValueError(f"threads must be at most {all_threads()} (the CPUs this process may use), got {threads}")
+    runner = (TFLiteRunner if artifact.format == "tflite" else OnnxRunner)(artifact, threads=threads)
+    if runner.input_dtype.kind in "iu":
+        runner.token_rows = token_rows(artifact)
+    return runner
 
 
 def _first_line(err: Exception) -> str:

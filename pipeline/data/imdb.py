@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,11 @@ def load(data_dir=None, *, splits=SPLITS, download: bool = True) -> dict[str, Re
         match = _REVIEW.search(name)
         if match and match.group(1) in found:
             split, polarity, review_id, _ = match.groups()
-            text = read().decode("utf-8", errors="replace")
+            try:
+                text = read().decode("utf-8", errors="replace")
+            except (tarfile.TarError, EOFError, OSError, zlib.error) as err:  # a truncated tarball fails late
+                raise DataUnavailableError(f"{source}: damaged or truncated at {name} ({type(err).__name__}: "
+                                           f"{err}). {expected_files_hint()}") from None
             found[split].append((polarity == "pos", int(review_id), text))
     result = {}
     for split, rows in found.items():
@@ -89,7 +94,7 @@ def _review_files(source: Path):
                 for member in tar:
                     if member.isfile():
                         yield member.name, tar.extractfile(member).read
-        except (tarfile.TarError, EOFError, OSError) as err:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
             raise DataUnavailableError(f"{source} is not a readable tarball ({err}). {expected_files_hint()}") from err
         return
     for path in sorted(source.rglob("*.txt")):

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.pipeline import atomic
+
 PAD, START, OOV = 0, 1, 2
 RESERVED = ("<pad>", "<start>", "<oov>")
 _BREAK = re.compile(r"<[bB][rR][ \t\n\v\f\r]*/?[ \t\n\v\f\r]*>")  # ASCII only, like the Java port
@@ -71,13 +73,26 @@ class Vocabulary:
         return np.stack(rows) if rows else np.zeros((0, maxlen), np.int32)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text("\n".join(self.tokens) + "\n", encoding="utf-8")
+        """Write ``vocab.txt`` atomically: a reader never sees half a vocabulary."""
+        atomic.write_text(path, "\n".join(self.tokens) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "Vocabulary":
-        tokens = Path(path).read_text(encoding="utf-8").split("\n")
+        return cls.from_text(Path(path).read_text(encoding="utf-8"), source=path)
+
+    @classmethod
+    def from_text(cls, text: str, *, source="vocabulary") -> "Vocabulary":
+        """Parse a ``vocab.txt``; ``ValueError`` (naming ``source``) for anything but the reserved
+        lines followed by distinct, non-empty tokens."""
+        tokens = text.split("\n")
         if tokens and tokens[-1] == "":
             tokens.pop()
         if tuple(tokens[: len(RESERVED)]) != RESERVED:
-            raise ValueError(f"{path}: not a lowbit vocabulary (first lines must be {', '.join(RESERVED)})")
+            raise ValueError(f"{source}: not a lowbit vocabulary (first lines must be {', '.join(RESERVED)})")
+        seen = set(RESERVED)
+        for line, token in enumerate(tokens[len(RESERVED):], len(RESERVED) + 1):
+            if not token or token in seen:
+                what = "an empty token" if not token else f"the token {token!r} again"
+                raise ValueError(f"{source}: line {line} holds {what}; each line must be a distinct token")
+            seen.add(token)
         return cls(tokens[len(RESERVED):])

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lowbit import models
-from lowbit.pipeline import atomic, model_files, qat, quantizers
+from lowbit.pipeline import atomic, locks, model_files, qat, quantizers
 from lowbit.pipeline.downloads import file_hash
 from lowbit.pipeline.errors import LowbitError
 from lowbit.pipeline.keras2 import keras
@@ -61,8 +61,11 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.patience <= 0 or self.learning_rate <= 0:
-            raise ValueError("patience and learning_rate must be positive")
+        if self.patience <= 0 or not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"patience and learning rate must be positive and finite, got {self.patience} "
+                             f"and {self.learning_rate}")
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
         if self.limit is not None and self.limit < 20:
             raise ValueError(f"limit must be at least 20 examples, got {self.limit}")
         if self.data_dir is not None and not Path(self.data_dir).exists():
@@ -71,12 +74,21 @@ class TrainConfig:
             _check_init_source(Path(self.init_from), self)
 
 
+MAX_EPOCHS = 100_000
+
+
 def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
           progress: bool = True) -> dict:
-    """Train (or resume) the run described by ``config``; returns the ``run.json`` summary."""
+    """Train (or resume) the run described by ``config``; returns the ``run.json`` summary.
+    The run directory is locked against a second writer for the whole run."""
     config.validate()
     run_dir = Path(config.out)
     _check_run_dir(run_dir, config, resume=resume, force=force)
+    with locks.locked(run_dir):
+        return _train(run_dir, config, resume=resume, progress=progress)
+
+
+def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) -> dict:
     task = models.get_task(config.task)
     splits = task.load_data(config.data_dir, limit=config.limit, seed=config.seed)
     if config.init_from is not None:
@@ -86,6 +98,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
 
     with distribution_strategy(config.strategy).scope():
         if state:
+            _check_checkpoint(run_dir, state, config)
             model = model_files.load(run_dir / "checkpoint.h5", compile=True, qat=True)
         else:
             start = _initial_model(task, config)
@@ -230,6 +243,9 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             _save_model(self.model, self.run_dir / "best.h5")
         self.state["epochs_completed"] = epoch + 1
         _save_model(self.model, self.run_dir / "checkpoint.h5")
+        # What resume checks before trusting the checkpoint (_check_checkpoint).
+        self.state["checkpoint"] = {"sha256": file_hash(self.run_dir / "checkpoint.h5", "sha256"),
+                                    "scheme": self.config.scheme, "task": self.config.task}
         _write_json(self.run_dir / "state.json", self.state)
         _write_json(self.run_dir / "history.json", self.state["history"])
         if _stopped_early(self.state, self.config):
@@ -268,27 +284,69 @@ def _check_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: b
     if resume:
         if not (run_dir / "state.json").is_file() or not (run_dir / "checkpoint.h5").is_file():
             raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
-        saved = json.loads((run_dir / "config.json").read_text())
+        try:
+            saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise ValueError(f"--resume: {run_dir / 'config.json'} cannot be read ({err})") from None
+        if not isinstance(saved, dict):
+            raise ValueError(f"--resume: {run_dir / 'config.json'} is not a run configuration")
         if {k: v for k, v in saved.items() if k != "epochs"} != {
             k: v for k, v in asdict(config).items() if k != "epochs"
         }:
             raise ValueError(f"--resume: {run_dir}/config.json differs from the options given")
-    elif run_dir.exists() and any(run_dir.iterdir()) and not force:
+    elif run_dir.exists() and any(c.name != locks.LOCK_FILE for c in run_dir.iterdir()) and not force:
         raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue or --force to replace it")
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool) -> dict | None:
     """The saved state to resume from, or None for a fresh run (the directory emptied)."""
     if resume:
+        state = _read_state(run_dir / "state.json")
         _write_json(run_dir / "config.json", asdict(config))
-        return json.loads((run_dir / "state.json").read_text())
+        return state
     if run_dir.exists():
         for child in run_dir.iterdir():
-            if child.is_file():
+            if child.is_file() and child.name != locks.LOCK_FILE:
                 child.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_dir / "config.json", asdict(config))
     return None
+
+
+_STATE_TYPES = {"epochs_completed": int, "history": list, "best_epoch": (int, type(None)),
+                "best_value": (int, float, type(None)), "checkpoint": dict}
+
+
+def _read_state(path: Path) -> dict:
+    """``state.json``, every field of the type the loop wrote; anything else is one line naming it."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); start again with --force") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a training state (a JSON object); start again with --force")
+    for key, kind in _STATE_TYPES.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise ValueError(f"{path}: {key} is {state.get(key)!r}, not what lowbit train writes; "
+                             "start again with --force")
+    if state["epochs_completed"] < 0 or len(state["history"]) != state["epochs_completed"]:
+        raise ValueError(f"{path}: {state['epochs_completed']} epochs completed but a history of "
+                         f"{len(state['history'])}; start again with --force")
+    return state
+
+
+def _check_checkpoint(run_dir: Path, state: dict, config: TrainConfig) -> None:
+    """``checkpoint.h5`` must be the one this run saved after its last epoch: the sha256, scheme and
+    task recorded in ``state.json`` at save time (a float model put in its place would otherwise
+    train unquantized under this run's name, and damage would read as a diverged loss)."""
+    path = run_dir / "checkpoint.h5"
+    saved = state["checkpoint"]
+    if saved.get("scheme") != config.scheme or saved.get("task") != config.task:
+        raise ValueError(f"{path}: saved by a {saved.get('task')} {saved.get('scheme')} run, not this "
+                         f"{config.task} {config.scheme} run; start again with --force")
+    if saved.get("sha256") != file_hash(path, "sha256"):
+        raise ValueError(f"{path}: not the checkpoint this run saved (its sha256 differs from state.json's); "
+                         "start again with --force")
 
 
 def architecture_digest(model) -> str:
