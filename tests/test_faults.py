@@ -313,3 +313,23 @@ def test_fields_of_the_wrong_type_are_one_line(run, tmp_path, capsys, edit, comm
     argv = {"predict": ["predict", str(run / "model.tflite"), "text"], "convert": ["convert", str(run)],
             "evaluate": ["evaluate", str(run), "--out", str(tmp_path / "r"), "--baseline", "tc"]}[command]
     assert message in one_line_error(capsys, argv)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_training_child_is_one_line_and_says_how_to_resume(synthetic_imdb, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "lowbit.cli", "train", "--task", "imdb-lstm", "--scheme", "tc",
+                              "--out", str(out), "--epochs", "50", "--limit", "300", "--batch-size", "8",
+                              "--data-dir", str(synthetic_imdb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "state.json").exists() and time.monotonic() < deadline:  # inside training
+        time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("lowbit train: interrupted; resume with the same command and --resume")
+    assert "Traceback" not in err
