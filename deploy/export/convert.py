@@ -22,7 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from lowbit.pipeline import atomic, locks, model_files
+from lowbit.pipeline import atomic, json_files, locks, model_files
 from lowbit.pipeline.downloads import file_hash
 
 FORMATS = ("tflite", "onnx")
@@ -85,12 +85,7 @@ def read_config(path: Path, *, keys=("task", "scheme")) -> dict:
     from lowbit.models import TASKS
     from lowbit.pipeline.schemes import SCHEMES
 
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: not a run configuration (a JSON object)")
+    config = json_files.read_object(path, what="a run configuration (a JSON object)")
     for key, valid in (("task", TASKS), ("scheme", SCHEMES)):
         if key in keys and config.get(key) not in valid:
             raise ValueError(f"{path}: {key} is {config.get(key)!r}; valid choices: {', '.join(valid)}")

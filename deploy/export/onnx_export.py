@@ -64,6 +64,17 @@ def convert_keras_model(model, *, scheme: str, batch_size: int | None = None) ->
 _COUNTER = re.compile(r"__\d+|/\d+(?=/|:|$)|(?<=_frozen)_\d+")
 
 
+def _graphs(graph):
+    """``graph`` and every subgraph below it, parents first; a parent is yielded before its
+    children are read, so it may re-order its nodes in between."""
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            subs = ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs)
+            for sub in subs:
+                yield from _graphs(sub)
+
+
 def _sort_nodes_by_structure(graph, contents: dict) -> None:
     """Re-order ``graph``'s nodes topologically, ties broken by a hash of each node's upstream
     structure (op, attributes, inputs' producers or constants' content), not by names: tf2onnx's
@@ -137,18 +148,7 @@ def canonical_names(onnx_bytes: bytes) -> bytes:
         taken.add(new)
         return new
 
-    graphs = []
-
-    def collect(g) -> None:
-        graphs.append(g)
-        for node in g.node:
-            for attribute in node.attribute:
-                if attribute.HasField("g"):
-                    collect(attribute.g)
-                for sub in attribute.graphs:
-                    collect(sub)
-
-    collect(graph)
+    graphs = list(_graphs(graph))
     contents = {}
     for g in graphs:
         for init in g.initializer:
@@ -157,18 +157,9 @@ def canonical_names(onnx_bytes: bytes) -> bytes:
             # lowbit's packed tensors keep their readable names (the tensor they hold), numbers dropped
             contents[init.name] = _COUNTER.sub("", init.name) if init.name.startswith("lowbit/") else f"const_{digest}"
 
-    def sort_all(g) -> None:  # parents first: re-ordering a graph's nodes replaces their subgraphs
+    for g in _graphs(graph):  # parents first: re-ordering a graph's nodes replaces their subgraphs
         _sort_nodes_by_structure(g, contents)
-        for node in g.node:
-            for attribute in node.attribute:
-                if attribute.HasField("g"):
-                    sort_all(attribute.g)
-                for sub in attribute.graphs:
-                    sort_all(sub)
-
-    sort_all(graph)
-    graphs.clear()
-    collect(graph)
+    graphs = list(_graphs(graph))
     for g in graphs:  # initializers first claimed in node order, which does not depend on names
         for node in g.node:
             for name in node.input:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lowbit import models
-from lowbit.pipeline import atomic, locks, model_files, qat, quantizers
+from lowbit.pipeline import atomic, json_files, locks, model_files, qat, quantizers
 from lowbit.pipeline.downloads import file_hash
 from lowbit.pipeline.errors import LowbitError
 from lowbit.pipeline.keras2 import keras
@@ -284,12 +284,7 @@ def _check_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: b
     if resume:
         if not (run_dir / "state.json").is_file() or not (run_dir / "checkpoint.h5").is_file():
             raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
-        try:
-            saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            raise ValueError(f"--resume: {run_dir / 'config.json'} cannot be read ({err})") from None
-        if not isinstance(saved, dict):
-            raise ValueError(f"--resume: {run_dir / 'config.json'} is not a run configuration")
+        saved = json_files.read_object(run_dir / "config.json", what="a run configuration (a JSON object)")
         if {k: v for k, v in saved.items() if k != "epochs"} != {
             k: v for k, v in asdict(config).items() if k != "epochs"
         }:
@@ -319,12 +314,7 @@ _STATE_TYPES = {"epochs_completed": int, "history": list, "best_epoch": (int, ty
 
 def _read_state(path: Path) -> dict:
     """``state.json``, every field of the type the loop wrote; anything else is one line naming it."""
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); start again with --force") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a training state (a JSON object); start again with --force")
+    state = json_files.read_object(path, what="a training state (a JSON object)", hint="start again with --force")
     for key, kind in _STATE_TYPES.items():
         if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
             raise ValueError(f"{path}: {key} is {state.get(key)!r}, not what lowbit train writes; "
