@@ -11,7 +11,7 @@ Writes into ``ANDROID_DEMO/app/src/main/assets/``:
      "vocab_file": "vocab.txt", "sha256", "size_bytes", "bits_per_weight", "sequence_length",
      "input": {"shape": [1, L], "dtype": "int32"}, "output": {"shape": [1, 1], "dtype": "float32"},
      "ids": {"pad": 0, "start": 1, "oov": 2}, "threshold": 0.5, "vocab_size", "reset_variables": true,
-     "test_accuracy"}
+     "vocab_sha256", "test_accuracy"}
 
 Before anything is written, the model is loaded in LiteRT and its signature checked against what
 the app feeds it (one int32 ``[1, L]`` input, one float32 ``[1, 1]`` output). Files are written
@@ -20,6 +20,7 @@ atomically, ``model.json`` last.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
         "sequence_length": seq_len, "input": {"shape": [1, seq_len], "dtype": "int32"},
         "output": {"shape": [1, 1], "dtype": "float32"}, "ids": {"pad": PAD, "start": START, "oov": OOV},
         "threshold": THRESHOLD, "vocab_size": len(vocab), "reset_variables": True,
+        "vocab_sha256": hashlib.sha256(vocab_path.read_bytes()).hexdigest(),
         "test_accuracy": _test_accuracy(run_dir, artifact, report),
     }
     assets = android_dir / ASSETS

@@ -3,6 +3,7 @@ package dev.lowbit.demo;
 import android.content.res.AssetFileDescriptor;
 import android.content.res.AssetManager;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FileInputStream;
 import java.io.FileNotFoundException;
@@ -56,7 +57,7 @@ final class SentimentModel implements AutoCloseable {
 
     /**
      * Loads and cross-checks the bundled model: the metadata is valid, the vocabulary has
-     * {@code vocab_size} tokens, the model file has the recorded size and sha256, and the
+     * {@code vocab_size} tokens and the recorded sha256, the model file has the recorded size and sha256, and the
      * interpreter's tensors are one int32 {@code [1, L]} input and one float32 {@code [1, 1]}
      * output matching the metadata.
      *
@@ -69,10 +70,9 @@ final class SentimentModel implements AutoCloseable {
             throw new NoModelBundledException();
         }
         ModelMetadata metadata = ModelMetadata.parse(readUtf8(assets, METADATA_ASSET));
-        Vocabulary vocabulary;
-        try (InputStream in = openAsset(assets, metadata.vocabFile())) {
-            vocabulary = Vocabulary.load(in);
-        }
+        byte[] vocabularyBytes = readBytes(assets, metadata.vocabFile());
+        metadata.checkVocabularyFile(vocabularyBytes);
+        Vocabulary vocabulary = Vocabulary.load(new ByteArrayInputStream(vocabularyBytes));
         SentimentPipeline pipeline = new SentimentPipeline(vocabulary, metadata);
         MappedByteBuffer model = mapAsset(assets, metadata.modelFile());
         metadata.checkModelFile(model);
@@ -141,13 +141,18 @@ final class SentimentModel implements AutoCloseable {
     }
 
     private static String readUtf8(AssetManager assets, String name) throws IOException {
+        return new String(readBytes(assets, name), StandardCharsets.UTF_8);
+    }
+
+    /** An asset's bytes (InputStream.readAllBytes needs API 33; the app runs from API 24). */
+    private static byte[] readBytes(AssetManager assets, String name) throws IOException {
         try (InputStream in = openAsset(assets, name)) {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             byte[] buffer = new byte[8192];
             for (int n; (n = in.read(buffer)) != -1; ) {
                 bytes.write(buffer, 0, n);
             }
-            return new String(bytes.toByteArray(), StandardCharsets.UTF_8);
+            return bytes.toByteArray();
         }
     }
 

@@ -20,7 +20,9 @@ import java.util.OptionalDouble;
  * {@code output} ({@code shape [1, 1]}, {@code dtype float32}), {@code ids}
  * ({@code pad 0, start 1, oov 2}), {@code threshold} (strictly between 0 and 1),
  * {@code vocab_size} (&ge; 3), {@code reset_variables} (boolean). Optional, string/number or
- * null: {@code scheme}, {@code bits_per_weight} (&gt; 0), {@code test_accuracy} (in [0, 1]).
+ * null: {@code scheme}, {@code bits_per_weight} (&gt; 0), {@code test_accuracy} (in [0, 1]),
+ * {@code vocab_sha256} (64 hex digits: the vocabulary file's digest, checked by
+ * {@link #checkVocabularyFile}).
  * Unknown keys are ignored. Every violation is an {@link IllegalArgumentException} naming the
  * field.
  */
@@ -33,6 +35,7 @@ public final class ModelMetadata {
     private final String modelFile;
     private final String vocabFile;
     private final String sha256;
+    private final Optional<String> vocabSha256;
     private final long sizeBytes;
     private final OptionalDouble bitsPerWeight;
     private final int sequenceLength;
@@ -58,6 +61,11 @@ public final class ModelMetadata {
             throw invalid("sha256", "must be 64 hex digits", sha256);
         }
         sizeBytes = integer(root, "size_bytes", 1, Long.MAX_VALUE);
+        vocabSha256 = Optional.ofNullable(optional(root, "vocab_sha256", String.class, "a string or null"))
+                .map(s -> s.toLowerCase(Locale.ROOT));
+        if (vocabSha256.isPresent() && !vocabSha256.get().matches("[0-9a-f]{64}")) {
+            throw invalid("vocab_sha256", "must be 64 hex digits or null", vocabSha256.get());
+        }
         bitsPerWeight = optionalNumber(root, "bits_per_weight");
         if (bitsPerWeight.isPresent() && !(bitsPerWeight.getAsDouble() > 0)) {
             throw invalid("bits_per_weight", "must be positive or null", bitsPerWeight.getAsDouble());
@@ -111,6 +119,22 @@ public final class ModelMetadata {
         if (!actual.equals(sha256)) {
             throw new IllegalArgumentException(modelFile + " has sha256 " + actual
                     + " but model.json says " + sha256);
+        }
+    }
+
+    /**
+     * Checks that {@code vocabulary} (the bytes of the vocabulary file) has the digest recorded as
+     * {@code vocab_sha256}: a truncated or edited vocabulary would give other token ids, and so
+     * other scores, without any error. Nothing to check when the metadata records no digest.
+     */
+    public void checkVocabularyFile(byte[] vocabulary) {
+        if (vocabSha256.isEmpty()) {
+            return;
+        }
+        String actual = sha256Hex(ByteBuffer.wrap(vocabulary));
+        if (!actual.equals(vocabSha256.get())) {
+            throw new IllegalArgumentException(vocabFile + " has sha256 " + actual
+                    + " but model.json says vocab_sha256 " + vocabSha256.get());
         }
     }
 

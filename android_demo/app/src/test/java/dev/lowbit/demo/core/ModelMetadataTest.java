@@ -221,4 +221,19 @@ public class ModelMetadataTest {
         assertTrue(digest.getMessage(), digest.getMessage().startsWith("model.tflite has sha256 "));
         assertTrue(digest.getMessage(), digest.getMessage().endsWith(" but model.json says " + ABC_SHA256));
     }
+
+    @Test
+    public void checkVocabularyFileComparesTheRecordedDigestWhenThereIsOne() {
+        ModelMetadata.parse(VALID).checkVocabularyFile("anything".getBytes(StandardCharsets.UTF_8));
+        ModelMetadata metadata = ModelMetadata.parse(
+                validWith("\"size_bytes\": 3,", "\"size_bytes\": 3, \"vocab_sha256\": \"" + ABC_SHA256 + "\","));
+        metadata.checkVocabularyFile("abc".getBytes(StandardCharsets.UTF_8));
+        IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+                () -> metadata.checkVocabularyFile("abd".getBytes(StandardCharsets.UTF_8)));
+        assertTrue(other.getMessage(), other.getMessage().startsWith("vocab.txt has sha256 "));
+        assertTrue(other.getMessage(), other.getMessage().endsWith(" but model.json says vocab_sha256 " + ABC_SHA256));
+        IllegalArgumentException malformed = assertThrows(IllegalArgumentException.class, () -> ModelMetadata.parse(
+                validWith("\"size_bytes\": 3,", "\"size_bytes\": 3, \"vocab_sha256\": \"xyz\",")));
+        assertTrue(malformed.getMessage(), malformed.getMessage().contains("vocab_sha256"));
+    }
 }
