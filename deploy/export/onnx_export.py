@@ -206,9 +206,15 @@ def canonical_names(onnx_bytes: bytes) -> bytes:
     for entry in proto.metadata_props:
         if entry.key == TENSORS_METADATA_KEY:
             records = json.loads(entry.value)
+            names: set[str] = set()
             for record in records:
-                if isinstance(record.get("name"), str):  # the packed tensor's name, as its initializer has it
-                    record["name"] = _COUNTER.sub("", record["name"])
+                if isinstance(record.get("name"), str):  # the packed tensor's name without numbers, unique
+                    stem, k = _COUNTER.sub("", record["name"]), 0
+                    record["name"] = stem
+                    while record["name"] in names:
+                        k += 1
+                        record["name"] = f"{stem}__{k}"
+                    names.add(record["name"])
                 if isinstance(record.get("read_from"), str):  # the value the graph reads it from
                     record["read_from"] = mapping.get(record["read_from"], record["read_from"])
             entry.value = json.dumps(records)
