@@ -322,7 +322,7 @@ def test_ctrl_c_in_a_training_child_is_one_line_and_says_how_to_resume(synthetic
 
     out = tmp_path / "run"
     child = subprocess.Popen([sys.executable, "-m", "lowbit.cli", "train", "--task", "imdb-lstm", "--scheme", "tc",
-                              "--out", str(out), "--epochs", "50", "--limit", "300", "--batch-size", "8",
+                              "--out", str(out), "--epochs", "10000", "--patience", "10000", "--limit", "300", "--batch-size", "8",
                               "--data-dir", str(synthetic_imdb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     deadline = time.monotonic() + 240

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,8 +85,14 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     config.validate()
     run_dir = Path(config.out)
     _check_run_dir(run_dir, config, resume=resume, force=force)
-    with locks.locked(run_dir):
-        return _train(run_dir, config, resume=resume, progress=progress)
+    created = not run_dir.exists()
+    try:
+        with locks.locked(run_dir):
+            return _train(run_dir, config, resume=resume, progress=progress)
+    except BaseException:
+        if created and [c.name for c in run_dir.iterdir()] == [locks.LOCK_FILE]:
+            shutil.rmtree(run_dir)  # refused before anything was written: leave no empty run behind
+        raise
 
 
 def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) -> dict:
