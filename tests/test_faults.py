@@ -322,14 +322,20 @@ def test_ctrl_c_in_a_training_child_is_one_line_and_says_how_to_resume(synthetic
 
     out = tmp_path / "run"
     child = subprocess.Popen([sys.executable, "-m", "lowbit.cli", "train", "--task", "imdb-lstm", "--scheme", "tc",
-                              "--out", str(out), "--epochs", "10000", "--patience", "10000", "--limit", "300", "--batch-size", "8",
-                              "--data-dir", str(synthetic_imdb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-    deadline = time.monotonic() + 240
-    while not (out / "state.json").exists() and time.monotonic() < deadline:  # inside training
-        time.sleep(0.5)
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=120)
+                              "--out", str(out), "--epochs", "10000", "--patience", "10000", "--limit", "300",
+                              "--batch-size", "32", "--data-dir", str(synthetic_imdb)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (out / "state.json").exists():  # wait until it is inside training, however slow
+            assert child.poll() is None and time.monotonic() < deadline, "the run never completed an epoch"
+            time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
     assert child.returncode == 130, err[-2000:]
     assert err.strip().splitlines()[-1].startswith("lowbit train: interrupted; resume with the same command and --resume")
     assert "Traceback" not in err
