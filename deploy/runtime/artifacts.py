@@ -22,6 +22,7 @@ The format is decided by the file's content and must agree with its suffix.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -62,7 +63,7 @@ class Artifact:
     def scheme(self) -> str | None:
         return None if self.manifest is None else self.manifest.get("scheme")
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
@@ -296,9 +297,13 @@ def token_rows(artifact: Artifact) -> int | None:
     id fed to the model must lie in ``[0, rows)``. None when the input feeds no lookup table (not
     a text model). Read from the file itself, so it holds without a manifest: ONNX Runtime would
     otherwise accept an id past the table (and wrap a negative one) and score silently."""
-    if artifact.format == "tflite":
-        return _tflite_token_rows(artifact.content)
-    return _onnx_token_rows(artifact.content)
+    if artifact.sha256 not in _TOKEN_ROWS:  # parsed once per file: runners of it are made often
+        read = _tflite_token_rows if artifact.format == "tflite" else _onnx_token_rows
+        _TOKEN_ROWS[artifact.sha256] = read(artifact.content)
+    return _TOKEN_ROWS[artifact.sha256]
+
+
+_TOKEN_ROWS: dict[str, int | None] = {}
 
 
 def _tflite_token_rows(flat: bytes) -> int | None:
