@@ -87,7 +87,6 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from lowbit.deploy.evaluation import report as report_mod
     from lowbit.deploy.evaluation.evaluate import evaluate
 
     report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,

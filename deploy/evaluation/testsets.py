@@ -22,7 +22,6 @@ the artifact and the Keras model are measured on exactly the same inputs.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
