@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 
 from lowbit.deploy.runtime import artifacts, runtimes
-from lowbit.models import get_task, text_tasks
+from lowbit.models import text_tasks
 from lowbit.pipeline import atomic, locks
 from lowbit.pipeline.data.text import OOV, PAD, START
 
@@ -43,7 +43,8 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
     artifact = artifacts.open_artifact(run_dir / "model.tflite")
     if artifact.manifest is None:
         raise artifacts.ArtifactError(f"{artifact.path}: no manifest.json beside it; export with lowbit convert")
-    if artifact.task is None or not get_task(artifact.task).text_demo:
+    task = artifact.task_record
+    if task is None or not task.text_demo:
         raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text "
                          f"({', '.join(text_tasks())})")
     vocab_path = run_dir / "vocab.txt"

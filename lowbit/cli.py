@@ -50,15 +50,34 @@ def _cmd_qat_overhead(args) -> int:
     return 0
 
 
+def _user_options(args) -> dict:
+    """TrainConfig's fields for a user's own model and data (none without --data)."""
+    if args.data is None:
+        if args.model is not None:
+            raise ValueError("--model needs --data (an .npz file or a text folder)")
+        if args.keep_float:
+            raise ValueError("--keep-float goes with --model/--data")
+        return {}
+    return dict(model=args.model, data=args.data, loss=args.loss, metric=args.metric,
+                keep_float=list(args.keep_float), vocab_size=args.vocab_size, max_tokens=args.max_tokens)
+
+
 def _cmd_train(args) -> int:
+    from lowbit.models.user import USER_TASK
     from lowbit.pipeline.train.loop import TrainConfig, train
 
+    user = _user_options(args)
+    if not user and args.task is None:
+        raise ValueError("give --task (a built-in task) or --data (your own data, with --model)")
+    if user and args.task is not None:
+        raise ValueError("--task and --data exclude each other: --data trains your own model and data")
+    task = USER_TASK if user else args.task
     config = TrainConfig(
-        task=args.task, scheme=args.scheme, out=args.out or f"runs/{args.task}-{args.scheme}",
+        task=task, scheme=args.scheme, out=args.out or f"runs/{task}-{args.scheme}",
         distribution=args.distribution, scale=args.scale, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         limit=args.limit, seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
-        init_from=args.init_from,
+        init_from=args.init_from, **user,
     )
     summary = train(config, resume=args.resume, force=args.force)
     metric = next(k for k in summary if k.startswith("test_") and k != "test_loss")
@@ -130,11 +149,17 @@ def _cmd_bench(args) -> int:
 
 def _cmd_run(args) -> int:
     from lowbit import main_job
+    from lowbit.pipeline.train import recipe
 
-    result = main_job.run(task=args.task, preset=args.preset, epochs=args.epochs,
-                          finetune_epochs=args.finetune_epochs, runs_dir=args.runs, data_dir=args.data_dir,
+    user = _user_options(args)
+    if user and args.task is not None:
+        raise ValueError("--task and --data exclude each other: --data runs your own model and data")
+    result = main_job.run(task=args.task or "imdb-lstm", preset=args.preset, epochs=args.float_epochs,
+                          finetune_epochs=args.epochs, runs_dir=args.out, data_dir=args.data_dir,
                           limit=args.limit, seed=args.seed, android=args.android,
-                          deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs)
+                          deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs,
+                          schemes=args.schemes, batch_size=args.batch_size,
+                          finetune_learning_rate=args.learning_rate or recipe.FINETUNE_LEARNING_RATE, **user)
     _print_report(json.loads(Path(result["report"]).read_text()))
     print(f"\nreport: {Path(result['report']).with_name('report.md')}")
     if result["deployed"]:
@@ -190,6 +215,48 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer names, got {text!r}")
+    return names
+
+
+def _schemes(text: str) -> tuple[str, ...]:
+    from lowbit.pipeline.schemes import QUANTIZED
+
+    schemes = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unknown = [s for s in schemes if s not in QUANTIZED]
+    if unknown or not schemes:
+        raise argparse.ArgumentTypeError(f"unknown scheme {', '.join(unknown) or repr(text)}; valid choices: "
+                                         f"{', '.join(QUANTIZED)}")
+    return schemes
+
+
+def _add_user_options(p) -> None:
+    """Options of a user's own model and data (lowbit.models.user)."""
+    from lowbit.models.user import LOSSES, METRICS
+
+    g = p.add_argument_group("your own model and data")
+    g.add_argument("--model", help="a tf-keras model file (.h5 or .keras), one input and one output; "
+                   "its weights are the float baseline (default with a text folder: lowbit's text classifier)")
+    g.add_argument("--data", help="an .npz (x_train, y_train, x_test, y_test[, x_val, y_val]) or a text "
+                   "folder DATA/{train,test}/<label>/*.txt")
+    g.add_argument("--loss", choices=LOSSES, help="when the model file has no saved loss")
+    g.add_argument("--metric", choices=METRICS, help="when the model file has no saved metric")
+    g.add_argument("--keep-float", type=_names, default=[], metavar="LAYER,...",
+                   help="layers to leave float (their weights are not quantized)")
+    g.add_argument("--vocab-size", type=_positive_int, default=20_000, help="text folder: vocabulary size")
+    g.add_argument("--max-tokens", type=_positive_int, default=80, help="text folder: tokens per text")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Option choices come from the modules that own them; none of these imports TensorFlow.
     from lowbit.deploy.export.convert import FORMATS
@@ -216,12 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     p.set_defaults(run=_cmd_qat_overhead)
 
-    p = sub.add_parser("train", help="train one task with one quantization scheme into a run directory")
-    p.add_argument("--task", required=True, choices=TASKS)
+    p = sub.add_parser("train", help="train one task (or your own model and data) with one quantization "
+                       "scheme into a run directory")
+    p.add_argument("--task", choices=TASKS, help="a built-in task (or --data for your own)")
+    _add_user_options(p)
     p.add_argument("--scheme", required=True, choices=SCHEMES)
     p.add_argument("--distribution", choices=DISTRIBUTIONS, default="normal")
     p.add_argument("--scale", choices=SCALES, default="tensor")
-    p.add_argument("--epochs", type=_positive_int, default=20)
+    p.add_argument("--epochs", type=_non_negative_int, default=20,
+                   help="0 keeps the starting weights (your model's, or --init-from's) as they are")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--learning-rate", type=_positive_float, default=1e-3)
     p.add_argument("--patience", type=_positive_int, default=3,
@@ -258,12 +328,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the main job: train fp, bc, tc, qc; convert; evaluate against fp; "
                        "bundle the chosen model into the Android demo (finished stages are skipped)")
-    p.add_argument("--task", choices=TASKS, default="imdb-lstm")
+    p.add_argument("--task", choices=TASKS, help="a built-in task (default imdb-lstm), or --data for your own")
+    _add_user_options(p)
+    p.add_argument("--schemes", type=_schemes, default=QUANTIZED, metavar="S,...",
+                   help=f"quantized schemes to train besides fp (default: {','.join(QUANTIZED)})")
     p.add_argument("--preset", choices=list(PRESETS), default="quick",
                    help="quick: ~15 min on 2 cores (2+2 epochs); paper: up to 20 epochs, early stopping")
-    p.add_argument("--epochs", type=_positive_int, help="override the preset's float epochs")
-    p.add_argument("--finetune-epochs", type=_positive_int, help="override the preset's QAT epochs")
-    p.add_argument("--runs", default="runs/main", help="where the runs and the report go")
+    p.add_argument("--float-epochs", type=_non_negative_int,
+                   help="float epochs (default: the preset's; 0 with --model: its weights are the baseline)")
+    p.add_argument("--epochs", "--finetune-epochs", dest="epochs", type=_positive_int,
+                   help="QAT fine-tuning epochs per scheme (default: the preset's)")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--learning-rate", type=_positive_float, help="QAT fine-tuning learning rate "
+                   "(default: lowbit's recipe)")
+    p.add_argument("--out", "--runs", dest="out", default="runs/main", help="where the runs and the report go")
     p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
     p.add_argument("--limit", type=_positive_int, help="train on this many examples only (quick checks)")
     p.add_argument("--eval-limit", type=_positive_int, help="evaluate on a sample of this many test examples")

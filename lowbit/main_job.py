@@ -56,28 +56,50 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         seed: int = 0, learning_rate: float = recipe.FLOAT_LEARNING_RATE,
         finetune_learning_rate: float = recipe.FINETUNE_LEARNING_RATE,
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
-        progress: bool = True) -> dict:
-    """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``."""
+        schemes=QUANTIZED, batch_size: int = 64, model=None, data=None, loss=None, metric=None,
+        keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, progress: bool = True) -> dict:
+    """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
+
+    ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
+    (:mod:`lowbit.models.user`): ``epochs`` float epochs (default 0 with a model: its weights are
+    the baseline; the preset's without one), ``finetune_epochs`` QAT epochs per scheme."""
+    from lowbit.models.user import USER_TASK
     from lowbit.pipeline.train.loop import TrainConfig
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid choices: {', '.join(PRESETS)}")
     if deploy_scheme not in SCHEMES:
         raise ValueError(f"unknown deploy scheme {deploy_scheme!r}; valid choices: {', '.join(SCHEMES)}")
-    get_task(task)
+    unknown = [s for s in schemes if s not in QUANTIZED]
+    if unknown or not schemes:
+        raise ValueError(f"unknown scheme {', '.join(unknown) or '(none)'}; valid choices: {', '.join(QUANTIZED)}")
+    if data is None and model is not None:
+        raise ValueError("--model needs --data (an .npz file or a text folder)")
+    user = data is not None
+    if user:
+        task = USER_TASK
+    else:
+        get_task(task)
     chosen = PRESETS[preset]
     runs_dir = Path(runs_dir)
-    android_dir = _android_dir(android, task)
-    common = dict(task=task, batch_size=64, patience=chosen.patience, limit=limit, seed=seed, data_dir=data_dir)
+    common = dict(task=task, batch_size=batch_size, patience=chosen.patience, limit=limit, seed=seed,
+                  data_dir=data_dir)
+    if user:
+        common.update(model=None if model is None else str(model), data=str(data), loss=loss, metric=metric,
+                      keep_float=list(keep_float), vocab_size=vocab_size, max_tokens=max_tokens)
+    float_epochs = epochs if epochs is not None else (0 if model is not None else chosen.epochs)
     fp_dir = runs_dir / f"{task}-fp"
-    configs = [TrainConfig(scheme="fp", out=str(fp_dir), epochs=epochs or chosen.epochs,
+    configs = [TrainConfig(scheme="fp", out=str(fp_dir), epochs=float_epochs,
                            learning_rate=learning_rate, **common)]
     configs += [TrainConfig(scheme=s, out=str(runs_dir / f"{task}-{s}"),
                             epochs=finetune_epochs or chosen.finetune_epochs,
                             learning_rate=finetune_learning_rate, init_from=str(fp_dir), **common)
-                for s in QUANTIZED]
+                for s in schemes]
     for config in configs:  # init_from is checked when the fp run exists, before its first use
         replace(config, init_from=None).validate()
+    if deploy_scheme not in ("fp", *schemes):
+        raise ValueError(f"--deploy-scheme {deploy_scheme} is not among the schemes trained ({', '.join(schemes)})")
+    android_dir = _android_dir(android, configs[0].task_record())
 
     summaries = _train(configs, progress)
     for config in configs:
@@ -92,10 +114,10 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
             "android_dir": None if android_dir is None else str(android_dir)}
 
 
-def _android_dir(android, task: str) -> Path | None:
+def _android_dir(android, task) -> Path | None:
     """The Android project to deploy into, or None (with the reason logged) when there is none."""
-    if not get_task(task).text_demo:
-        log(f"deploy: skipped, the Android demo classifies text and {task} is not a text task")
+    if not task.text_demo:
+        log(f"deploy: skipped, the Android demo classifies text and this {task.name} task reads tensors")
         return None
     if android is not None:
         path = Path(android)

@@ -7,6 +7,7 @@ for its family, architecture or protocol: they ask the :class:`Task`.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -45,6 +46,13 @@ class Task:
     # (trained model, splits) -> extra test figures for run.json, e.g. the summation task's
     # exact-match accuracy or the frames task's MSE per predicted frame.
     test_measures: Callable = _no_measures
+    # Classification: the name of each class id (text tasks show them in the app and predict).
+    labels: tuple[str, ...] | None = None
+    # Text tasks: the sequence length the model reads, and (data_dir) -> (raw test texts, targets).
+    max_tokens: int | None = None
+    load_test_texts: Callable | None = None
+    # A user's own model and data (lowbit.models.user.UserSpec); None for the built-in tasks.
+    user: object = None
 
     @property
     def text_demo(self) -> bool:
@@ -66,7 +74,23 @@ def _imdb_task(rnn: str) -> Task:
         load_data=splits.imdb_splits,
         loss="binary_crossentropy", metric="accuracy", higher_is_better=True,
         inputs=InputKind.TEXT, test_metric="accuracy", score=imdb.accuracy, decide=imdb.decisions,
+        labels=("negative", "positive"), max_tokens=imdb.MAXLEN, load_test_texts=_imdb_test_texts,
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _imdb_test_reviews(source):
+    """The raw test reviews, read once per source: evaluating several runs needs them each time."""
+    from lowbit.pipeline.data import imdb
+
+    return imdb.load(source, splits=("test",))["test"]
+
+
+def _imdb_test_texts(data_dir=None):
+    from lowbit.pipeline.data import imdb
+
+    reviews = _imdb_test_reviews(imdb.find_source(data_dir))
+    return reviews.texts, reviews.labels.astype(np.float32)
 
 
 def _summation_task(rnn: str) -> Task:
@@ -115,8 +139,38 @@ TASKS = tuple(_FACTORIES)
 
 def get_task(name: str) -> Task:
     if name not in _FACTORIES:
-        raise ValueError(f"unknown task {name!r}; valid choices: {', '.join(TASKS)}")
+        raise ValueError(f"unknown task {name!r}; valid choices: {', '.join(TASKS)} (your own model and data: "
+                         "--model MODEL --data DATA)")
     return _FACTORIES[name]()
+
+
+def run_task(run_dir) -> Task:
+    """The task of a run directory, from its ``config.json`` (a user run: its ``task.json``)."""
+    from pathlib import Path
+
+    from lowbit.models import user
+    from lowbit.pipeline import json_files
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{run_dir} has no config.json; is it a run directory of lowbit train?")
+    name = json_files.read_object(path, what="a run configuration (a JSON object)").get("task")
+    if name == user.USER_TASK:
+        return user.task(user.read_spec(run_dir))
+    return get_task(name)
+
+
+def manifest_task(manifest: dict | None, *, source="manifest") -> Task | None:
+    """The task an artifact's manifest names (a user task: its recorded description), None when
+    the manifest names none."""
+    from lowbit.models import user
+
+    name = (manifest or {}).get("task")
+    if name is None:
+        return None
+    if name == user.USER_TASK:
+        return user.task(user.UserSpec.from_json(manifest.get("user_task"), source=source))
+    return get_task(name)
 
 
 def text_tasks() -> tuple[str, ...]:

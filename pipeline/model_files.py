@@ -18,6 +18,12 @@ ALLOWED = frozenset({
     "Functional", "Sequential", "Model", "InputLayer", "Embedding", "SpatialDropout1D", "Dropout",
     "LSTM", "GRU", "ConvLSTM2D", "LSTMCell", "GRUCell", "ConvLSTM2DCell", "Dense", "Conv3D",
     "TimeDistributed", "RepeatVector", "BatchNormalization",
+    # layers of users' recurrent models that carry no code (no Lambda, no custom class)
+    "SimpleRNN", "SimpleRNNCell", "Bidirectional", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
+    "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "Permute", "Activation",
+    "Masking", "LayerNormalization", "SpatialDropout2D", "GaussianNoise", "ZeroPadding1D",
+    "Cropping1D", "ReLU", "LeakyReLU", "Softmax", "Concatenate", "Add", "Average", "Multiply",
     # initializers, regularizers, constraints Keras writes into layer configs
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "Orthogonal", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
@@ -30,17 +36,46 @@ ALLOWED = frozenset({
 })
 
 
-def classes_in(path) -> set[str]:
-    """Every ``class_name`` in the model configuration stored in an ``.h5`` file."""
+def stored_config(path) -> dict:
+    """The model configuration JSON stored in an ``.h5`` file (``model_config``) or a ``.keras``
+    archive (its ``config.json``), with the compile configuration under ``"compile"`` when the
+    file has one (``training_config`` / ``compile_config``), without loading the model."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as archive:
+                raw = archive.read("config.json")
+        except (OSError, KeyError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path}: not a readable .keras model archive ({err})") from None
+        config = _json_object(path, raw)
+        return {"model": config, "compile": config.get("compile_config")}
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
+            raw, training = f.attrs.get("model_config"), f.attrs.get("training_config")
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 model file ({err})") from None
     if raw is None:
         raise ValueError(f"{path}: no model_config in the file; not a Keras model")
+    return {"model": _json_object(path, raw),
+            "compile": None if training is None else _json_object(path, training)}
+
+
+def _json_object(path, raw) -> dict:
+    try:
+        value = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: the stored model configuration is not JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: the stored model configuration is not a JSON object")
+    return value
+
+
+def classes_in(path) -> set[str]:
+    """Every ``class_name`` in the model configuration stored in an ``.h5`` or ``.keras`` file."""
     found: set[str] = set()
 
     def walk(node):
@@ -53,7 +88,7 @@ def classes_in(path) -> set[str]:
             for value in node:
                 walk(value)
 
-    walk(json.loads(raw.decode() if isinstance(raw, bytes) else raw))
+    walk(stored_config(path)["model"])
     return found
 
 

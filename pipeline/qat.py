@@ -33,15 +33,19 @@ def quantize_scope(*custom_objects: dict):
 
 
 def quantize_model(
-    model: keras.Model, scheme: str, *, distribution: str = "normal", scale: str = "tensor"
+    model: keras.Model, scheme: str, *, distribution: str = "normal", scale: str = "tensor",
+    keep_float=(),
 ) -> keras.Model:
     """A QAT copy of ``model`` with weights quantized by ``scheme``; ``model`` is not changed.
 
-    ``scheme="fp"`` returns a plain copy with the same weights. Raises ``ValueError`` naming
-    the layer and its class for a layer with weights that lowbit cannot quantize.
+    ``keep_float``: names of layers left float (their weights train unquantized and export as
+    float32). ``scheme="fp"`` returns a plain copy with the same weights. Raises ``ValueError``
+    naming the layer and its class for a layer with weights that lowbit cannot quantize (and
+    that is not kept float), and for a ``keep_float`` name the model does not have.
     """
     quantizers.check_choices(scheme, distribution, scale)
     _check_plain_model(model)
+    keep_float = check_keep_float(model, keep_float)
     if scheme == "fp":
         copy = keras.models.clone_model(model)
         copy.set_weights(model.get_weights())
@@ -50,11 +54,11 @@ def quantize_model(
     quantizer = quantizers.make_quantizer(scheme, distribution=distribution, scale=scale)
     registry = quantize_configs.WeightsOnlyQuantizeRegistry(quantizer)
     for layer in model.layers:
-        if not registry.supports(layer) and not _stays_float(layer):
+        if not registry.supports(layer) and not _stays_float(layer) and layer.name not in keep_float:
             raise ValueError(quantize_configs.unsupported_layer_message(layer))
 
     def annotate(layer):
-        if registry.supports(layer):
+        if registry.supports(layer) and layer.name not in keep_float:
             return tfmot.quantization.keras.quantize_annotate_layer(layer)
         return layer
 
@@ -106,6 +110,18 @@ def _check_plain_model(model) -> None:
                 f"layer {layer.name!r} of class {type(layer).__name__}: nested models and "
                 "already-quantized layers are not supported"
             )
+
+
+def check_keep_float(model, keep_float) -> frozenset[str]:
+    """``keep_float`` as a set of layer names of ``model``, or ``ValueError`` naming the unknown ones."""
+    if isinstance(keep_float, str):
+        raise ValueError("keep_float takes a list of layer names, not one string")
+    names = frozenset(keep_float)
+    unknown = sorted(names - {layer.name for layer in model.layers})
+    if unknown:
+        raise ValueError(f"keep float: the model has no layer {', '.join(map(repr, unknown))}; its layers: "
+                         f"{', '.join(layer.name for layer in model.layers)}")
+    return names
 
 
 def _stays_float(layer) -> bool:

@@ -1,9 +1,11 @@
 """tfmot ``QuantizeConfig``s, registry and scheme for weights-only low-bit QAT.
 
-Modelled on tfmot's ``Default8BitQuantizeConfigRNN``: each config names the weight attributes it
-quantizes on the object that owns them (the layer, its RNN ``cell``, or the layer inside a
-``TimeDistributed``), checks count and shape when the wrapper hands the quantized tensors back,
-and quantizes no activations and no outputs. Biases and BatchNormalization stay float.
+Modelled on tfmot's ``default_8bit_quantize_registry``: one declarative table,
+:data:`QUANTIZED_WEIGHTS` (+ :data:`WRAPPERS`), says which weights of which layer classes are
+quantized, as attribute paths from the layer (``"cell.kernel"``, ``"forward_layer.cell.kernel"``);
+:func:`weight_paths` reads it, and the exporters ask the same function. The one config class
+resolves the paths, checks count and shape when the wrapper hands the quantized tensors back, and
+quantizes no activations and no outputs. Biases and normalization layers stay float.
 
 The scheme's layout transformer does nothing: tfmot's default inserts a ``QuantizeLayer`` after
 each input, which fails on integer token inputs and would quantize activations we keep float.
@@ -21,19 +23,31 @@ _deserialize = keras.utils.deserialize_keras_object
 
 @keras.utils.register_keras_serializable(package="lowbit")
 class WeightsQuantizeConfig(_QuantizeConfig):
-    """Quantizes the weight attributes ``weight_attrs`` of the layer itself; nothing else."""
+    """Quantizes the weights at ``weight_attrs`` of the layer; nothing else.
+
+    Each entry is an attribute path from the layer, dotted through the objects that own the
+    weight: ``"kernel"``, ``"cell.recurrent_kernel"`` (an RNN's cell),
+    ``"forward_layer.cell.kernel"`` (a Bidirectional's forward RNN), ``"layer.kernel"``
+    (TimeDistributed). :func:`weight_paths` gives them for every layer lowbit quantizes.
+    """
 
     def __init__(self, weight_attrs, quantizer: ConnectQuantizer):
         self.weight_attrs = list(weight_attrs)
         self.quantizer = quantizer
 
     def weights_owner(self, layer):
-        """The object whose attributes ``weight_attrs`` are the weights to quantize."""
+        """The object the paths in ``weight_attrs`` start from."""
         return layer
 
-    def get_weights_and_quantizers(self, layer):
+    def _parent_and_name(self, layer, path: str):
         owner = self.weights_owner(layer)
-        return [(getattr(owner, attr), self.quantizer) for attr in self.weight_attrs]
+        *parents, name = path.split(".")
+        for attr in parents:
+            owner = getattr(owner, attr)
+        return owner, name
+
+    def get_weights_and_quantizers(self, layer):
+        return [(getattr(*self._parent_and_name(layer, path)), self.quantizer) for path in self.weight_attrs]
 
     def set_quantize_weights(self, layer, quantize_weights):
         if len(quantize_weights) != len(self.weight_attrs):
@@ -41,15 +55,15 @@ class WeightsQuantizeConfig(_QuantizeConfig):
                 f"set_quantize_weights on layer {layer.name!r} got {len(quantize_weights)} "
                 f"tensors, expected {len(self.weight_attrs)} ({', '.join(self.weight_attrs)})"
             )
-        owner = self.weights_owner(layer)
-        for attr, quantized in zip(self.weight_attrs, quantize_weights):
-            current = getattr(owner, attr)
+        for path, quantized in zip(self.weight_attrs, quantize_weights):
+            owner, name = self._parent_and_name(layer, path)
+            current = getattr(owner, name)
             if tuple(current.shape) != tuple(quantized.shape):
                 raise ValueError(
-                    f"layer {layer.name!r}: {attr} has shape {tuple(current.shape)} but the "
+                    f"layer {layer.name!r}: {path} has shape {tuple(current.shape)} but the "
                     f"quantized tensor has shape {tuple(quantized.shape)}"
                 )
-            setattr(owner, attr, quantized)
+            setattr(owner, name, quantized)
 
     def get_activations_and_quantizers(self, layer):
         return []
@@ -79,9 +93,11 @@ class WeightsQuantizeConfig(_QuantizeConfig):
         return not self == other
 
 
+# The two configs below are what QAT files saved before attribute paths name their classes;
+# they stay registered so those files (checkpoints of interrupted runs) still load and resume.
 @keras.utils.register_keras_serializable(package="lowbit")
 class RNNWeightsQuantizeConfig(WeightsQuantizeConfig):
-    """For LSTM, GRU and ConvLSTM2D: the weights live on ``layer.cell``."""
+    """Paths start at ``layer.cell`` (files saved before attribute paths)."""
 
     def weights_owner(self, layer):
         return layer.cell
@@ -89,7 +105,7 @@ class RNNWeightsQuantizeConfig(WeightsQuantizeConfig):
 
 @keras.utils.register_keras_serializable(package="lowbit")
 class TimeDistributedWeightsQuantizeConfig(WeightsQuantizeConfig):
-    """For ``TimeDistributed(inner)``: the weights live on ``layer.layer``."""
+    """Paths start at ``layer.layer`` (files saved before attribute paths)."""
 
     def weights_owner(self, layer):
         return layer.layer
@@ -97,20 +113,44 @@ class TimeDistributedWeightsQuantizeConfig(WeightsQuantizeConfig):
 
 L = keras.layers
 
-# Layer class -> (config class, quantized weight attributes). Exact classes, no isinstance:
-# a subclass may hold its weights elsewhere and must be added here deliberately.
-QUANTIZED_LAYERS = {
-    L.Embedding: (WeightsQuantizeConfig, ["embeddings"]),
-    L.Dense: (WeightsQuantizeConfig, ["kernel"]),
-    L.Conv3D: (WeightsQuantizeConfig, ["kernel"]),
-    L.LSTM: (RNNWeightsQuantizeConfig, ["kernel", "recurrent_kernel"]),
-    L.GRU: (RNNWeightsQuantizeConfig, ["kernel", "recurrent_kernel"]),
-    L.ConvLSTM2D: (RNNWeightsQuantizeConfig, ["kernel", "recurrent_kernel"]),
+# What lowbit quantizes: layer class -> attribute paths of its quantized weights. Exact classes,
+# no isinstance: a subclass may hold its weights elsewhere and must be added deliberately.
+# Biases, BatchNormalization and every other weight stay float.
+QUANTIZED_WEIGHTS = {
+    L.Embedding: ("embeddings",),
+    L.Dense: ("kernel",),
+    L.Conv1D: ("kernel",),
+    L.Conv2D: ("kernel",),
+    L.Conv3D: ("kernel",),
+    L.SimpleRNN: ("cell.kernel", "cell.recurrent_kernel"),
+    L.LSTM: ("cell.kernel", "cell.recurrent_kernel"),
+    L.GRU: ("cell.kernel", "cell.recurrent_kernel"),
+    L.ConvLSTM2D: ("cell.kernel", "cell.recurrent_kernel"),
 }
-# Inner layers quantized when wrapped in TimeDistributed.
-TIME_DISTRIBUTED_INNER = {L.Dense: ["kernel"], L.Conv3D: ["kernel"]}
+# Wrappers: quantized when what they wrap is, each path prefixed by the attribute holding it.
+WRAPPERS = {
+    L.TimeDistributed: ("layer",),
+    L.Bidirectional: ("forward_layer", "backward_layer"),
+}
 # Layers with weights that deliberately stay float.
-FLOAT_LAYERS = (L.BatchNormalization,)
+FLOAT_LAYERS = (L.BatchNormalization, L.LayerNormalization)
+
+
+def weight_paths(layer) -> tuple[str, ...] | None:
+    """The attribute paths of ``layer``'s quantized weights, or None when lowbit does not
+    quantize it (see :data:`QUANTIZED_WEIGHTS` and :data:`WRAPPERS`)."""
+    kind = type(layer)
+    if kind in QUANTIZED_WEIGHTS:
+        return QUANTIZED_WEIGHTS[kind]
+    if kind in WRAPPERS:
+        paths = []
+        for attr in WRAPPERS[kind]:
+            inner = weight_paths(getattr(layer, attr))
+            if inner is None:
+                return None
+            paths += [f"{attr}.{path}" for path in inner]
+        return tuple(paths)
+    return None
 
 
 class WeightsOnlyQuantizeRegistry(tfmot.quantization.keras.QuantizeRegistry):
@@ -120,26 +160,23 @@ class WeightsOnlyQuantizeRegistry(tfmot.quantization.keras.QuantizeRegistry):
         self.quantizer = quantizer
 
     def supports(self, layer) -> bool:
-        if type(layer) is L.TimeDistributed:
-            return type(layer.layer) in TIME_DISTRIBUTED_INNER
-        return type(layer) in QUANTIZED_LAYERS
+        return weight_paths(layer) is not None
 
     def get_quantize_config(self, layer):
-        if type(layer) is L.TimeDistributed and type(layer.layer) in TIME_DISTRIBUTED_INNER:
-            attrs = TIME_DISTRIBUTED_INNER[type(layer.layer)]
-            return TimeDistributedWeightsQuantizeConfig(attrs, self.quantizer)
-        if type(layer) not in QUANTIZED_LAYERS:
+        paths = weight_paths(layer)
+        if paths is None:
             raise ValueError(unsupported_layer_message(layer))
-        config_class, attrs = QUANTIZED_LAYERS[type(layer)]
-        return config_class(attrs, self.quantizer)
+        return WeightsQuantizeConfig(paths, self.quantizer)
 
 
 def unsupported_layer_message(layer) -> str:
     inner = f" wrapping {type(layer.layer).__name__}" if hasattr(layer, "layer") else ""
-    known = sorted(c.__name__ for c in QUANTIZED_LAYERS) + ["TimeDistributed(Dense|Conv3D)"]
+    known = sorted(c.__name__ for c in QUANTIZED_WEIGHTS) + [
+        f"{w.__name__}(any of these)" for w in WRAPPERS]
     return (
         f"layer {layer.name!r} of class {type(layer).__name__}{inner} cannot be quantized by "
-        f"lowbit; quantizable: {', '.join(known)}; kept float: "
+        f"lowbit; keep it float with --keep-float {layer.name} (Python: keep_float=[{layer.name!r}]); "
+        f"quantizable: {', '.join(known)}; always float: "
         f"{', '.join(c.__name__ for c in FLOAT_LAYERS)} and layers without weights"
     )
 

@@ -103,7 +103,7 @@ def test_nothing_imports_the_old_top_level_names(folder):
 
 TASK_NAME_PARSING = re.compile(
     r"""startswith\(\s*["'](imdb|summation|frames)|["'](imdb|summation|frames)-?["']\s*(==|!=|in)\b"""
-    r"""|(family|kind)\s*==\s*["']|split\(["']-["']\)\[""")
+    r"""|(\bfamily|(?<![.\w])kind)\s*==\s*["']|split\(["']-["']\)\[""")
 
 
 def test_no_module_parses_task_names():

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def lowbit_run(runs, app, shared_data, *extra):
     args = [sys.executable, "-m", "lowbit.cli", "run", "--runs", str(runs), "--android", str(app),
-            "--data-dir", str(shared_data), "--limit", "300", "--epochs", "1", "--finetune-epochs", "1",
+            "--data-dir", str(shared_data), "--limit", "300", "--float-epochs", "1", "--epochs", "1",
             "--eval-limit", "100", "--eval-runs", "10", *extra]
     return subprocess.run(args, capture_output=True, text=True, timeout=900)
 

@@ -153,12 +153,28 @@ def test_loading_outside_the_scope_fails_loudly(tmp_path):
         keras.models.load_model(path)
 
 
-def test_unsupported_layer_is_named_with_its_class():
-    inp = keras.Input((5, 3))
-    x = L.SimpleRNN(4, name="my_rnn")(inp)
-    model = keras.Model(inp, L.Dense(1)(x))
-    with pytest.raises(ValueError, match="'my_rnn' of class SimpleRNN"):
-        lowbit.quantize_model(model, "tc")
+def _depthwise_model():
+    inp = keras.Input((8, 8, 2))
+    x = L.DepthwiseConv2D(3, name="my_depthwise")(inp)
+    return keras.Model(inp, L.Dense(1, name="head")(L.Flatten()(x)))
+
+
+def test_unsupported_layer_is_named_with_its_class_and_the_keep_float_option():
+    with pytest.raises(ValueError, match="'my_depthwise' of class DepthwiseConv2D.*--keep-float my_depthwise"):
+        lowbit.quantize_model(_depthwise_model(), "tc")
+
+
+def test_keep_float_leaves_named_layers_float_and_quantizes_the_rest():
+    model = _depthwise_model()
+    stripped = lowbit.strip(lowbit.quantize_model(model, "tc", keep_float=["my_depthwise"]))
+    assert np.array_equal(stripped.get_layer("my_depthwise").get_weights()[0],
+                          model.get_layer("my_depthwise").get_weights()[0])
+    head = stripped.get_layer("head").get_weights()[0]
+    assert len(np.unique(np.abs(head))) <= 2  # 0 and α
+    with pytest.raises(ValueError, match="no layer 'nope'.*my_depthwise"):
+        lowbit.quantize_model(model, "tc", keep_float=["nope"])
+    with pytest.raises(ValueError, match="list of layer names"):
+        lowbit.quantize_model(model, "tc", keep_float="head")
 
 
 def test_bad_models_and_options_are_rejected():

@@ -17,40 +17,47 @@ def built(layer, shape):
 
 
 CASES = [
-    (lambda: built(L.Embedding(30, 4), (None, 5)), qc.WeightsQuantizeConfig, ["embeddings"]),
-    (lambda: built(L.Dense(3), (None, 4)), qc.WeightsQuantizeConfig, ["kernel"]),
-    (lambda: built(L.Conv3D(2, 3, padding="same"), (None, 4, 8, 8, 3)), qc.WeightsQuantizeConfig, ["kernel"]),
-    (lambda: built(L.LSTM(6), (None, 5, 4)), qc.RNNWeightsQuantizeConfig, ["kernel", "recurrent_kernel"]),
-    (lambda: built(L.GRU(6), (None, 5, 4)), qc.RNNWeightsQuantizeConfig, ["kernel", "recurrent_kernel"]),
-    (
-        lambda: built(L.ConvLSTM2D(3, 3, padding="same"), (None, 4, 8, 8, 1)),
-        qc.RNNWeightsQuantizeConfig,
-        ["kernel", "recurrent_kernel"],
-    ),
-    (
-        lambda: built(L.TimeDistributed(L.Dense(3)), (None, 5, 4)),
-        qc.TimeDistributedWeightsQuantizeConfig,
-        ["kernel"],
-    ),
+    pytest.param(lambda: built(L.Embedding(30, 4), (None, 5)), ["embeddings"], id="Embedding"),
+    pytest.param(lambda: built(L.Dense(3), (None, 4)), ["kernel"], id="Dense"),
+    pytest.param(lambda: built(L.Conv1D(2, 3), (None, 8, 3)), ["kernel"], id="Conv1D"),
+    pytest.param(lambda: built(L.Conv2D(2, 3), (None, 8, 8, 3)), ["kernel"], id="Conv2D"),
+    pytest.param(lambda: built(L.Conv3D(2, 3, padding="same"), (None, 4, 8, 8, 3)), ["kernel"], id="Conv3D"),
+    pytest.param(lambda: built(L.SimpleRNN(6), (None, 5, 4)), ["cell.kernel", "cell.recurrent_kernel"], id="SimpleRNN"),
+    pytest.param(lambda: built(L.LSTM(6), (None, 5, 4)), ["cell.kernel", "cell.recurrent_kernel"], id="LSTM"),
+    pytest.param(lambda: built(L.GRU(6), (None, 5, 4)), ["cell.kernel", "cell.recurrent_kernel"], id="GRU"),
+    pytest.param(lambda: built(L.ConvLSTM2D(3, 3, padding="same"), (None, 4, 8, 8, 1)),
+                 ["cell.kernel", "cell.recurrent_kernel"], id="ConvLSTM2D"),
+    pytest.param(lambda: built(L.TimeDistributed(L.Dense(3)), (None, 5, 4)), ["layer.kernel"],
+                 id="TimeDistributed(Dense)"),
+    pytest.param(lambda: built(L.Bidirectional(L.GRU(3)), (None, 5, 4)),
+                 ["forward_layer.cell.kernel", "forward_layer.cell.recurrent_kernel",
+                  "backward_layer.cell.kernel", "backward_layer.cell.recurrent_kernel"], id="Bidirectional(GRU)"),
 ]
 
 
-@pytest.mark.parametrize("make_layer,config_class,attrs", CASES)
-def test_registry_picks_kernels_and_leaves_biases_float(make_layer, config_class, attrs):
+def _resolve(layer, path):
+    for attr in path.split("."):
+        layer = getattr(layer, attr)
+    return layer
+
+
+@pytest.mark.parametrize("make_layer,attrs", CASES)
+def test_registry_picks_kernels_and_leaves_biases_float(make_layer, attrs):
     layer = make_layer()
     registry = qc.WeightsOnlyQuantizeRegistry(TernaryConnect())
     assert registry.supports(layer)
     config = registry.get_quantize_config(layer)
-    assert type(config) is config_class and config.weight_attrs == attrs
+    assert type(config) is qc.WeightsQuantizeConfig and config.weight_attrs == attrs
     picked = config.get_weights_and_quantizers(layer)
-    assert [w.name.split("/")[-1].split(":")[0] for w, _ in picked] == attrs
+    assert [w for w, _ in picked] == [_resolve(layer, a) for a in attrs]
+    assert all("bias" not in w.name for w, _ in picked)
     assert all(q == TernaryConnect() for _, q in picked)
     assert config.get_activations_and_quantizers(layer) == []
     assert config.get_output_quantizers(layer) == []
 
 
-@pytest.mark.parametrize("make_layer,config_class,attrs", CASES)
-def test_set_quantize_weights_replaces_weights_and_checks_count_and_shape(make_layer, config_class, attrs):
+@pytest.mark.parametrize("make_layer,attrs", CASES)
+def test_set_quantize_weights_replaces_weights_and_checks_count_and_shape(make_layer, attrs):
     layer = make_layer()
     config = qc.WeightsOnlyQuantizeRegistry(TernaryConnect()).get_quantize_config(layer)
     weights = [w for w, _ in config.get_weights_and_quantizers(layer)]
@@ -60,13 +67,13 @@ def test_set_quantize_weights_replaces_weights_and_checks_count_and_shape(make_l
     with pytest.raises(ValueError, match="shape"):
         config.set_quantize_weights(layer, [tf.zeros((1,) + tuple(w.shape)) for w in weights])
     config.set_quantize_weights(layer, new)
-    owner = config.weights_owner(layer)
-    assert all(getattr(owner, a) is t for a, t in zip(attrs, new))
+    assert all(_resolve(layer, a) is t for a, t in zip(attrs, new))
 
 
 @pytest.mark.parametrize(
     "layer",
-    [L.BatchNormalization(), L.SimpleRNN(3), L.Conv2D(2, 3), L.TimeDistributed(L.LSTM(3)), L.Dropout(0.1)],
+    [L.BatchNormalization(), L.LayerNormalization(), L.DepthwiseConv2D(3), L.Conv1DTranspose(2, 3),
+     L.TimeDistributed(L.Conv2DTranspose(2, 3)), L.Bidirectional(L.RNN(L.LSTMCell(3))), L.Dropout(0.1)],
     ids=lambda layer: type(layer).__name__,
 )
 def test_registry_does_not_support_other_layers(layer):
@@ -74,6 +81,12 @@ def test_registry_does_not_support_other_layers(layer):
     assert not registry.supports(layer)
     with pytest.raises(ValueError, match=type(layer).__name__):
         registry.get_quantize_config(layer)
+
+
+def test_the_unsupported_message_names_the_keep_float_option():
+    layer = L.DepthwiseConv2D(3, name="depthwise")
+    with pytest.raises(ValueError, match="--keep-float depthwise"):
+        qc.WeightsOnlyQuantizeRegistry(TernaryConnect()).get_quantize_config(layer)
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,6 @@ from lowbit.deploy.runtime import artifacts as artifacts_mod
 from lowbit.deploy.runtime import latency, memory, runtimes
 from lowbit.deploy.evaluation import testsets
 from lowbit.deploy.export.convert import MANIFEST, read_config
-from lowbit.models import get_task
 from lowbit.pipeline import atomic, locks
 from lowbit.pipeline.downloads import file_hash
 
@@ -163,7 +162,7 @@ def _read_run(run_dir: Path) -> dict:
 
 def _sequence_length(artifact) -> int | None:
     """The time dimension of a text artifact's input (None when dynamic or not a text task)."""
-    if artifact.task is None or not get_task(artifact.task).text_demo:
+    if artifact.task_record is None or not artifact.task_record.text_demo:
         return None
     runner = runtimes.load(artifact, threads=1)
     return runner.input_shape[1]

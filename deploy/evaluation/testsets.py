@@ -2,9 +2,9 @@
 
 :func:`load` gives a :class:`TestSet` for a run directory:
 
-* text tasks (:attr:`Task.inputs` is ``TEXT``, the IMDB ones): the 25,000 test reviews of the
-  raw dataset, tokenized with the run's own ``vocab.txt`` into int32 sequences of the
-  artifact's length;
+* text tasks (:attr:`Task.inputs` is ``TEXT``: IMDB, a user's text folder): the raw test texts
+  (:attr:`Task.load_test_texts`; IMDB's 25,000 reviews), tokenized with the run's own
+  ``vocab.txt`` into int32 sequences of the artifact's length;
 * other tasks: the test split of the task's loader with the run's seed and limit (summation: never
   one of its training questions);
 * a closed-loop task (:attr:`Task.rollout_seen`, moving MNIST): the first steps are given and
@@ -21,14 +21,13 @@ the artifact and the Keras model are measured on exactly the same inputs.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from lowbit.models import InputKind, Task, get_task
+from lowbit.models import InputKind, Task, run_task
 
 @dataclass
 class TestSet:
@@ -111,7 +110,7 @@ def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | Non
     from lowbit.deploy.export.convert import read_config
 
     config = read_config(config_path, keys=("task",))
-    task = get_task(config["task"])
+    task = run_task(run_dir)
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
     if task.inputs is InputKind.TEXT:
@@ -130,18 +129,8 @@ def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | Non
     return test
 
 
-@functools.lru_cache(maxsize=2)
-def _test_reviews(source: Path):
-    """The raw test reviews, read once per source: evaluating several runs needs them each time."""
-    from lowbit.pipeline.data import imdb
-
-    return imdb.load(source, splits=("test",))["test"]
-
-
 def _text(task: Task, run_dir: Path, data_dir, seq_len: int | None, artifact) -> TestSet:
     from lowbit.deploy.runtime import artifacts
-    from lowbit.models.imdb import MAXLEN
-    from lowbit.pipeline.data import imdb
 
     vocab_path = run_dir / "vocab.txt"
     if not vocab_path.is_file():
@@ -150,6 +139,5 @@ def _text(task: Task, run_dir: Path, data_dir, seq_len: int | None, artifact) ->
         vocab = artifacts.load_vocabulary(artifact, vocab_path)
     else:
         vocab = artifacts.read_vocabulary(vocab_path, artifacts.recorded_vocabulary(run_dir))
-    reviews = _test_reviews(imdb.find_source(data_dir))
-    x = vocab.sequences(reviews.texts, seq_len or MAXLEN)
-    return TestSet(task, x, reviews.labels.astype(np.float32))
+    texts, truth = task.load_test_texts(data_dir)
+    return TestSet(task, vocab.sequences(texts, seq_len or task.max_tokens), truth)

@@ -83,10 +83,11 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
 def read_config(path: Path, *, keys=("task", "scheme")) -> dict:
     """A run's ``config.json``, with ``keys`` (of task and scheme) checked; one line naming the file."""
     from lowbit.models import TASKS
+    from lowbit.models.user import USER_TASK
     from lowbit.pipeline.schemes import SCHEMES
 
     config = json_files.read_object(path, what="a run configuration (a JSON object)")
-    for key, valid in (("task", TASKS), ("scheme", SCHEMES)):
+    for key, valid in (("task", TASKS + (USER_TASK,)), ("scheme", SCHEMES)):
         if key in keys and config.get(key) not in valid:
             raise ValueError(f"{path}: {key} is {config.get(key)!r}; valid choices: {', '.join(valid)}")
     return config
@@ -115,16 +116,22 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
     from lowbit.deploy.export import onnx_export, tflite_export
     from lowbit.deploy.export.weights import quantized_tensors
 
+    from lowbit.models import user
+
     model = model_files.load(model_path)
     vocabulary = _vocabulary_entry(run_dir, model)
-    n_weights = sum(t.codes.size for t in quantized_tensors(model, scheme)) if scheme != "fp" else 0
+    spec = user.read_spec(run_dir) if config["task"] == user.USER_TASK else None
+    keep_float = tuple(config.get("keep_float") or ())
+    n_weights = sum(t.codes.size for t in quantized_tensors(model, scheme, keep_float=keep_float)) \
+        if scheme != "fp" else 0
     artifacts, blobs = {}, {}
     for fmt in formats:
         if fmt == "tflite":
-            blob = tflite_export.convert_keras_model(model, scheme=scheme, batch_size=batch_size)
+            blob = tflite_export.convert_keras_model(model, scheme=scheme, batch_size=batch_size,
+                                                     keep_float=keep_float)
             tensors = tflite_export.stored_tensors(blob, scheme=scheme) if scheme != "fp" else []
         else:
-            blob = onnx_export.convert_keras_model(model, scheme=scheme)
+            blob = onnx_export.convert_keras_model(model, scheme=scheme, keep_float=keep_float)
             tensors = onnx_export.stored_tensors(blob)
         stored = sum(t["bytes"] for t in tensors)
         blobs[FILENAMES[fmt]] = blob
@@ -145,6 +152,8 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
         previous = {}  # artifacts of another model.h5 are not carried over
     manifest = {
         "task": config["task"], "scheme": scheme,
+        **({"user_task": spec.to_json()} if spec else {}),
+        **({"keep_float": list(keep_float)} if keep_float else {}),
         "source": {"file": model_path.name, "sha256": source_sha},
         **({"vocabulary": vocabulary} if vocabulary else {}),
         "artifacts": {**{k: v for k, v in previous.get("artifacts", {}).items()

@@ -44,8 +44,9 @@ MS_DOMAIN = "com.microsoft"
 DQ_LSTM_LEVEL = 64  # |q| of code ±1 in DynamicQuantizeLSTM's int8 weights (scale α/64)
 
 
-def convert_keras_model(model, *, scheme: str, batch_size: int | None = None) -> bytes:
-    """ONNX bytes of a stripped ``scheme`` model; ``batch_size=None`` keeps the batch dynamic."""
+def convert_keras_model(model, *, scheme: str, batch_size: int | None = None, keep_float=()) -> bytes:
+    """ONNX bytes of a stripped ``scheme`` model; ``batch_size=None`` keeps the batch dynamic;
+    the weights of the layers named in ``keep_float`` stay float32."""
     from lowbit.pipeline.keras2 import tf
     import tf2onnx
 
@@ -55,7 +56,7 @@ def convert_keras_model(model, *, scheme: str, batch_size: int | None = None) ->
     simplify(proto)
     float_bytes = proto.SerializeToString()
     if scheme != "fp":
-        tensors = quantized_tensors(model, scheme)
+        tensors = quantized_tensors(model, scheme, keep_float=keep_float)
         float_bytes = pack_weights(float_bytes, scheme=scheme, reference=[t.values for t in tensors])
     return canonical_names(float_bytes)
 

@@ -46,8 +46,13 @@ BITS_OF_TYPE = {v: k for k, v in TYPE_OF_BITS.items()}
 LSTM_GATE_INPUTS = range(1, 9)  # input_to_{i,f,c,o}, recurrent_to_{i,f,c,o} weights
 
 
-def convert_keras_model(model, *, scheme: str, batch_size: int = 1) -> bytes:
-    """``.tflite`` bytes of a stripped ``scheme`` model (``fp``: plain float32)."""
+def convert_keras_model(model, *, scheme: str, batch_size: int = 1, keep_float=()) -> bytes:
+    """``.tflite`` bytes of a stripped ``scheme`` model (``fp``: plain float32). The passes
+    touch only the constants that hold the model's quantized weights
+    (:func:`~lowbit.deploy.export.weights.quantized_tensors`, without the layers named in
+    ``keep_float``), found by their values: the converter transposes and splits them but never
+    changes a value."""
+    from lowbit.deploy.export.weights import quantized_tensors
     from lowbit.pipeline.keras2 import tf
 
     if batch_size < 1:
@@ -59,10 +64,28 @@ def convert_keras_model(model, *, scheme: str, batch_size: int = 1) -> bytes:
     flat = bytes(converter.convert())
     if scheme == "fp":
         return flat
+    weights = Weights([t.values for t in quantized_tensors(model, scheme, keep_float=keep_float)])
     flat = gather_to_embedding_lookup(flat)
-    flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme)
-    flat = quantize_lstm_gates(flat, scheme=scheme)
-    return dequantize_conv_filters(flat, scheme=scheme)
+    flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme, weights=weights)
+    flat = quantize_lstm_gates(flat, scheme=scheme, weights=weights)
+    return dequantize_conv_filters(flat, scheme=scheme, weights=weights)
+
+
+class Weights:
+    """The quantized weights of a model, to recognise them in a converted graph by their values."""
+
+    def __init__(self, tensors):
+        self._sorted: dict[int, list[np.ndarray]] = {}
+        for values in tensors:
+            self._sorted.setdefault(values.size, []).append(np.sort(np.asarray(values, np.float32).ravel()))
+
+    def holds(self, *parts: np.ndarray | None) -> bool:
+        """Whether ``parts`` together hold exactly the values of one quantized weight (a fused
+        LSTM's four gate matrices together are one Keras kernel)."""
+        if any(p is None for p in parts):
+            return False
+        values = np.sort(np.concatenate([np.asarray(p, np.float32).ravel() for p in parts]))
+        return any(np.array_equal(values, s) for s in self._sorted.get(values.size, []))
 
 
 # --------------------------------------------------------------------------- flatbuffer access
@@ -167,19 +190,28 @@ def _recipe_entry(operation: str, bits: int, *, hybrid: bool, regex: str = ".*")
     }
 
 
-def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str) -> bytes:
-    """Embedding lookups and main-graph Dense kernels to INT2/INT4; loop-body FCs to int8."""
+def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
+    """Quantized embedding tables and main-graph Dense kernels to INT2/INT4; quantized
+    loop-body FC kernels to int8 hybrid. Constants that are not among ``weights`` stay float."""
     from ai_edge_quantizer import quantizer
 
     bits = get_scheme(scheme).tflite_bits
-    recipe = [_recipe_entry("EMBEDDING_LOOKUP", bits, hybrid=True)]
     model = read(flat)
-    if len(model.subgraphs) > 1:  # WHILE bodies (GRU): int8 hybrid for every FC first ...
-        recipe.append(_recipe_entry("FULLY_CONNECTED", 8, hybrid=True))
-    for op in model.subgraphs[0].operators:  # ... then the main graph's Dense kernels low-bit
-        if opcode(model, op) == OP.FULLY_CONNECTED:
-            name = model.subgraphs[0].tensors[op.outputs[0]].name.decode()
-            recipe.append(_recipe_entry("FULLY_CONNECTED", bits, hybrid=False, regex=_exact(name)))
+    recipe = []
+    for index, subgraph in enumerate(model.subgraphs):
+        for op in subgraph.operators:
+            code = opcode(model, op)
+            if code == OP.EMBEDDING_LOOKUP and weights.holds(constant(model, subgraph, op.inputs[1])):
+                operation, op_bits, hybrid = "EMBEDDING_LOOKUP", bits, True
+            elif code == OP.FULLY_CONNECTED and weights.holds(constant(model, subgraph, op.inputs[1])):
+                # main graph: low-bit behind DEQUANTIZE; WHILE bodies (GRU, RNN): int8 hybrid
+                operation, op_bits, hybrid = "FULLY_CONNECTED", (bits if index == 0 else 8), index != 0
+            else:
+                continue
+            name = subgraph.tensors[op.outputs[0]].name.decode()
+            recipe.append(_recipe_entry(operation, op_bits, hybrid=hybrid, regex=_exact(name)))
+    if not recipe:
+        return flat
     result = quantizer.Quantizer(bytearray(flat), recipe).quantize(enable_progress_report=False)
     return bytes(result.quantized_model)
 
@@ -191,14 +223,18 @@ def _exact(name: str) -> str:
     return "^" + re.escape(name) + ";$"
 
 
-def quantize_lstm_gates(flat: bytes, *, scheme: str) -> bytes:
-    """The 8 gate matrices of every fused LSTM -> int8 codes with an exact per-tensor scale."""
+def quantize_lstm_gates(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
+    """The 8 gate matrices of every fused LSTM of a quantized layer -> int8 codes with an exact
+    per-tensor scale (the four input and the four recurrent gates together are the layer's kernel
+    and recurrent kernel among ``weights``; a kept-float LSTM stays float)."""
     model = read(flat)
     for subgraph in model.subgraphs:
         for op in subgraph.operators:
             if opcode(model, op) == OP.UNIDIRECTIONAL_SEQUENCE_LSTM:
-                for k in LSTM_GATE_INPUTS:
-                    _to_int8_codes(model, subgraph, op.inputs[k], scheme)
+                gates = [constant(model, subgraph, op.inputs[k]) for k in LSTM_GATE_INPUTS]
+                if weights.holds(*gates[:4]) and weights.holds(*gates[4:]):
+                    for k in LSTM_GATE_INPUTS:
+                        _to_int8_codes(model, subgraph, op.inputs[k], scheme)
     return write(model)
 
 
@@ -215,7 +251,7 @@ def _to_int8_codes(model, subgraph, index: int, scheme: str) -> None:
     tensor.quantization.quantizedDimension = 0
 
 
-def dequantize_conv_filters(flat: bytes, *, scheme: str) -> bytes:
+def dequantize_conv_filters(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
     """Every constant CONV_2D / CONV_3D filter -> INT2/INT4 codes × one scale + ``DEQUANTIZE``.
 
     All-zero constants (the zero kernel Keras' ConvLSTM2D convolves with to shape its initial
@@ -229,11 +265,11 @@ def dequantize_conv_filters(flat: bytes, *, scheme: str) -> bytes:
         ops = []
         for op in subgraph.operators:
             if opcode(model, op) in (OP.CONV_2D, OP.CONV_3D):
-                weights = constant(model, subgraph, op.inputs[1])
-                if weights is not None and np.any(weights):
+                kernel = constant(model, subgraph, op.inputs[1])
+                if kernel is not None and np.any(kernel) and weights.holds(kernel):
                     dequantize = dequantize if dequantize is not None else _opcode_index(model, OP.DEQUANTIZE)
                     replaced = op.inputs[1]
-                    ops.append(_low_bit_dequantize_op(model, subgraph, op, weights, scheme, bits, dequantize))
+                    ops.append(_low_bit_dequantize_op(model, subgraph, op, kernel, scheme, bits, dequantize))
                     buffer = subgraph.tensors[replaced].buffer
                     shared = sum(t.buffer == buffer for sg in model.subgraphs for t in sg.tensors) > 1
                     if not shared and not any(replaced in other.inputs for other in subgraph.operators):

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.pipeline.keras2 import keras
-from lowbit.pipeline.quantize_configs import QUANTIZED_LAYERS, TIME_DISTRIBUTED_INNER
+from lowbit.pipeline.quantize_configs import weight_paths
 from lowbit.pipeline.schemes import CODE_VALUES
 
 
 @dataclass(frozen=True)
 class QuantizedTensor:
-    name: str  # "<layer>/<attribute>", e.g. "lstm/recurrent_kernel"
+    name: str  # "<layer>/<attribute>", e.g. "lstm/recurrent_kernel", "bidirectional/backward_layer.kernel"
     layer: str
     attribute: str
     scheme: str
@@ -39,29 +39,33 @@ class QuantizedTensor:
         return (self.codes * self.alpha).astype(np.float32)
 
 
-def _owners(layer):
-    """(object holding the weights, quantized attribute names) of a layer, or None."""
-    kind = type(layer)
-    if kind is keras.layers.TimeDistributed and type(layer.layer) in TIME_DISTRIBUTED_INNER:
-        return layer.layer, TIME_DISTRIBUTED_INNER[type(layer.layer)]
-    if kind in QUANTIZED_LAYERS:
-        owner = layer.cell if hasattr(layer, "cell") else layer
-        return owner, QUANTIZED_LAYERS[kind][1]
-    return None
+def _display(path: str) -> str:
+    """``"cell.kernel"`` -> ``"kernel"``, ``"forward_layer.cell.kernel"`` -> ``"forward_layer.kernel"``:
+    the path without the objects every such layer has (an RNN's cell, a wrapper's layer)."""
+    return ".".join(part for part in path.split(".") if part not in ("cell", "layer"))
 
 
-def quantized_tensors(model: keras.Model, scheme: str) -> list[QuantizedTensor]:
-    """Every quantized weight of ``model`` (a stripped ``scheme`` model) as codes and α."""
+def _resolve(layer, path: str):
+    owner = layer
+    for attr in path.split("."):
+        owner = getattr(owner, attr)
+    return owner
+
+
+def quantized_tensors(model: keras.Model, scheme: str, *, keep_float=()) -> list[QuantizedTensor]:
+    """Every quantized weight of ``model`` (a stripped ``scheme`` model) as codes and α: the
+    weights :func:`~lowbit.pipeline.quantize_configs.weight_paths` names, in layer order, except
+    those of the layers named in ``keep_float``."""
     if scheme not in CODE_VALUES:
         raise ValueError(f"scheme {scheme!r} has no codes; valid choices: {', '.join(CODE_VALUES)}")
     found = []
     for layer in model.layers:
-        owners = _owners(layer)
-        if owners is None:
+        paths = weight_paths(layer)
+        if paths is None or layer.name in keep_float:
             continue
-        owner, attributes = owners
-        for attribute in attributes:
-            weight = np.asarray(getattr(owner, attribute).numpy(), np.float32)
+        for path in paths:
+            attribute = _display(path)
+            weight = np.asarray(_resolve(layer, path).numpy(), np.float32)
             found.append(split(weight, scheme, name=f"{layer.name}/{attribute}", layer=layer.name,
                                attribute=attribute))
     return found

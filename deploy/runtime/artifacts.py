@@ -59,6 +59,17 @@ class Artifact:
     def task(self) -> str | None:
         return None if self.manifest is None else self.manifest.get("task")
 
+    @functools.cached_property
+    def task_record(self):
+        """The :class:`~lowbit.models.Task` the manifest names (a user task from its recorded
+        description), None without a manifest."""
+        from lowbit.models import manifest_task
+
+        try:
+            return manifest_task(self.manifest, source=self.path.parent / "manifest.json")
+        except ValueError as err:
+            raise ArtifactError(str(err)) from None
+
     @property
     def scheme(self) -> str | None:
         return None if self.manifest is None else self.manifest.get("scheme")

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from lowbit.deploy.runtime import artifacts, runtimes
-from lowbit.models import get_task, text_tasks
+from lowbit.models import text_tasks
 from lowbit.pipeline.data.text import tokenize
 
 THRESHOLD = 0.5
@@ -35,7 +35,8 @@ class Predictor:
 
     def __init__(self, artifact_path, *, threads: int = 1):
         artifact = artifacts.open_artifact(artifact_path)
-        if artifact.task is not None and not get_task(artifact.task).text_demo:
+        task = artifact.task_record
+        if task is not None and not task.text_demo:
             raise artifacts.ArtifactError(f"{artifact.path}: a {artifact.task} model; lowbit predict "
                                           f"scores text with the models of text tasks ({', '.join(text_tasks())})")
         self.vocab = artifacts.load_vocabulary(artifact)

@@ -3,6 +3,8 @@
 A run directory holds:
 
 * ``config.json`` — what was asked (task, scheme, distribution, scale, epochs, ...);
+* ``task.json`` — a user run's task (:class:`lowbit.models.user.UserSpec`: data, loss, metric,
+  labels, the model file's sha256), resolved when the run starts;
 * ``checkpoint.h5`` + ``state.json`` — the QAT model with optimizer state after the last
   *completed* epoch and the history up to it (written atomically at every epoch end, so a run
   killed mid-epoch resumes from the last completed epoch with ``--resume``);
@@ -19,10 +21,11 @@ import json
 import math
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lowbit import models
+from lowbit.models import user
 from lowbit.pipeline import atomic, json_files, locks, model_files, qat, quantizers
 from lowbit.pipeline.downloads import file_hash
 from lowbit.pipeline.errors import LowbitError
@@ -53,15 +56,45 @@ class TrainConfig:
     data_dir: str | None = None
     strategy: str = "default"
     init_from: str | None = None  # a finished fp run of the same task: QAT starts from its weights
+    # A user's own model and data (task "user", lowbit.models.user): the model file (None: lowbit's
+    # default text classifier), the .npz or text folder, and what the model file does not say.
+    model: str | None = None
+    data: str | None = None
+    loss: str | None = None
+    metric: str | None = None
+    vocab_size: int = 20_000
+    max_tokens: int = 80
+    keep_float: list = field(default_factory=list)  # layer names left float
+
+    @property
+    def is_user(self) -> bool:
+        return self.task == user.USER_TASK
+
+    def user_spec(self) -> "user.UserSpec":
+        """The resolved description of a user run's task (reads the model file and the data)."""
+        if self.data is None:
+            raise ValueError("a user run needs --data (an .npz file or a text folder)")
+        return user.resolve(data=self.data, model=self.model, loss=self.loss, metric=self.metric,
+                            vocab_size=self.vocab_size, max_tokens=self.max_tokens, keep_float=self.keep_float)
+
+    def task_record(self, spec=None):
+        if self.is_user:
+            return user.task(spec or self.user_spec())
+        return models.get_task(self.task)
 
     def validate(self) -> None:
-        models.get_task(self.task)
+        if self.is_user:
+            spec = self.user_spec()
+            qat.check_keep_float(user.build_model(spec), self.keep_float)
+        else:
+            models.get_task(self.task)
+            if self.model is not None or self.data is not None or self.keep_float:
+                raise ValueError(f"--model, --data and --keep-float go with your own model and data, not --task {self.task}")
         quantizers.check_choices(self.scheme, self.distribution, self.scale)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; valid choices: {', '.join(STRATEGIES)}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.epochs < 0 or self.batch_size <= 0:
+            raise ValueError(f"epochs must be 0 or more and batch_size positive, got {self.epochs} and {self.batch_size}")
         if self.patience <= 0 or not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"patience and learning rate must be positive and finite, got {self.patience} "
                              f"and {self.learning_rate}")
@@ -96,11 +129,16 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
 
 
 def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) -> dict:
-    task = models.get_task(config.task)
+    spec = config.user_spec() if config.is_user else None
+    task = config.task_record(spec)
     splits = task.load_data(config.data_dir, limit=config.limit, seed=config.seed)
+    if spec is not None:
+        user.check_data(spec, task.build(), splits)
     if config.init_from is not None:
         _check_same_artifacts(Path(config.init_from), splits.artifacts)
     state = _prepare_run_dir(run_dir, config, resume=resume)
+    if spec is not None:
+        _write_json(run_dir / user.SPEC_FILE, spec.to_json())
     keras.utils.set_random_seed(random_seed(config, state["epochs_completed"] if state else 0))
 
     with distribution_strategy(config.strategy).scope():
@@ -109,8 +147,8 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
             model = model_files.load(run_dir / "checkpoint.h5", compile=True, qat=True)
         else:
             start = _initial_model(task, config)
-            model = qat.quantize_model(start, config.scheme,
-                                       distribution=config.distribution, scale=config.scale)
+            model = qat.quantize_model(start, config.scheme, distribution=config.distribution,
+                                       scale=config.scale, keep_float=config.keep_float)
             model.compile(keras.optimizers.Adam(config.learning_rate), task.loss, metrics=[task.metric])
 
     state = state or {"epochs_completed": 0, "history": [], "best_epoch": None, "best_value": None}
@@ -127,6 +165,10 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
             callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config)],
             shuffle=True,
         )
+    if config.epochs == 0 and state["best_epoch"] is None:  # no training: the starting model as it is
+        _save_model(model, run_dir / "best.h5")
+        _, value = model.evaluate(splits.x_val, splits.y_val, batch_size=256, verbose=0)
+        state.update(best_epoch=0, best_value=float(value))
     if state["history"] and not _finite(state["history"][-1]["loss"]):
         raise TrainingDiverged(
             f"loss became {state['history'][-1]['loss']} in epoch {len(state['history'])}; "
@@ -167,7 +209,7 @@ def _check_init_source(source: Path, config: TrainConfig) -> None:
         raise ValueError(f"--init-from: {source} is a {summary.get('scheme')} run; start from an fp run")
     if summary.get("task") != config.task:
         raise ValueError(f"--init-from: {source} is a {summary.get('task')} run, not {config.task}")
-    if summary.get("architecture_sha256") != architecture_digest(models.get_task(config.task).build()):
+    if summary.get("architecture_sha256") != architecture_digest(config.task_record().build()):
         raise ValueError(f"--init-from: {source} was trained with another definition of the {config.task} model")
 
 
@@ -187,7 +229,8 @@ def _check_same_artifacts(source: Path, artifacts: dict) -> None:
 
 # Keys of config.json that decide whether a finished run can be reused.
 REUSE_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
-                  "patience", "limit", "seed", "init_from")
+                  "patience", "limit", "seed", "init_from", "model", "data", "loss", "metric", "vocab_size",
+                  "max_tokens", "keep_float")
 
 
 def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool = False,
@@ -208,8 +251,11 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
             k: v for k, v in asdict(config).items() if k in REUSE_SETTINGS}:
         stale = "holds a run with other settings"
     elif summary is not None and summary.get("architecture_sha256") != architecture_digest(
-            models.get_task(config.task).build()):
+            config.task_record().build()):
         stale = f"was trained with another definition of the {config.task} model"
+    elif summary is not None and config.model is not None and summary.get("user_model_sha256") != file_hash(
+            Path(config.model), "sha256"):
+        stale = f"started from another version of {config.model}"
     elif summary is not None and config.init_from is not None and summary.get("init_from_sha256") != file_hash(
             Path(config.init_from) / "model.h5", "sha256"):
         stale = f"started from other weights than {config.init_from}'s current model.h5"
@@ -279,6 +325,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
         "test_loss": float(test_loss),
         "architecture_sha256": architecture_digest(task.build()),
         **({"init_from_sha256": file_hash(Path(config.init_from) / "model.h5", "sha256")} if config.init_from else {}),
+        **({"user_model_sha256": file_hash(Path(config.model), "sha256")} if config.model else {}),
         **task.test_measures(stripped, splits),
         "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
     }
