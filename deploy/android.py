@@ -7,14 +7,18 @@ Writes into ``ANDROID_DEMO/app/src/main/assets/``:
 * ``vocab.txt`` — the run's vocabulary (line i is id i);
 * ``model.json`` — what the app needs to know (:data:`METADATA_FORMAT`)::
 
-    {"format": "lowbit-android-model/1", "task", "scheme", "model_file": "model.tflite",
+    {"format": "lowbit-android-model/2", "task", "scheme", "model_file": "model.tflite",
      "vocab_file": "vocab.txt", "sha256", "size_bytes", "bits_per_weight", "sequence_length",
-     "input": {"shape": [1, L], "dtype": "int32"}, "output": {"shape": [1, 1], "dtype": "float32"},
-     "ids": {"pad": 0, "start": 1, "oov": 2}, "threshold": 0.5, "vocab_size", "reset_variables": true,
-     "vocab_sha256", "test_accuracy"}
+     "input": {"shape": [1, L], "dtype": "int32"}, "output": {"shape": [1, K], "dtype": "float32"},
+     "labels": [name of class 0, name of class 1, ...], "ids": {"pad": 0, "start": 1, "oov": 2},
+     "threshold": 0.5, "vocab_size", "reset_variables": false, "vocab_sha256", "test_accuracy"}
+
+K is 1 for two labels (a sigmoid: ``labels[1]`` when the score exceeds ``threshold``) and the
+number of labels otherwise (a softmax: the most probable label). ``reset_variables`` says whether
+the file keeps state in variable tensors (lowbit's files do not; a fused LSTM would).
 
 Before anything is written, the model is loaded in LiteRT and its signature checked against what
-the app feeds it (one int32 ``[1, L]`` input, one float32 ``[1, 1]`` output). Files are written
+the app feeds it (one int32 ``[1, L]`` input, one float32 ``[1, K]`` output). Files are written
 atomically, ``model.json`` last.
 """
 
@@ -29,7 +33,7 @@ from lowbit.models import text_tasks
 from lowbit.pipeline import atomic, locks
 from lowbit.pipeline.data.text import OOV, PAD, START
 
-METADATA_FORMAT = "lowbit-android-model/1"
+METADATA_FORMAT = "lowbit-android-model/2"
 ASSETS = Path("app") / "src" / "main" / "assets"
 THRESHOLD = 0.5
 
@@ -49,14 +53,19 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
                          f"({', '.join(text_tasks())})")
     vocab_path = run_dir / "vocab.txt"
     vocab = artifacts.load_vocabulary(artifact, vocab_path)
-    seq_len = check_signature(artifact)
+    labels = list(task.labels or ())
+    if len(labels) < 2:
+        raise ValueError(f"{run_dir}: the task names no labels; the app shows one per class")
+    outputs = 1 if len(labels) == 2 else len(labels)
+    seq_len = check_signature(artifact, outputs=outputs)
     metadata = {
         "format": METADATA_FORMAT, "task": artifact.task, "scheme": artifact.scheme,
         "model_file": "model.tflite", "vocab_file": "vocab.txt", "sha256": artifact.sha256,
         "size_bytes": len(artifact.content), "bits_per_weight": artifact.entry.get("bits_per_weight"),
         "sequence_length": seq_len, "input": {"shape": [1, seq_len], "dtype": "int32"},
-        "output": {"shape": [1, 1], "dtype": "float32"}, "ids": {"pad": PAD, "start": START, "oov": OOV},
-        "threshold": THRESHOLD, "vocab_size": len(vocab), "reset_variables": True,
+        "output": {"shape": [1, outputs], "dtype": "float32"}, "labels": labels,
+        "ids": {"pad": PAD, "start": START, "oov": OOV},
+        "threshold": THRESHOLD, "vocab_size": len(vocab), "reset_variables": has_variables(artifact.content),
         "vocab_sha256": hashlib.sha256(vocab_path.read_bytes()).hexdigest(),
         "test_accuracy": _test_accuracy(run_dir, artifact, report),
     }
@@ -76,15 +85,23 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
     return {**metadata, "skipped": False}
 
 
-def check_signature(artifact) -> int:
+def has_variables(flat: bytes) -> bool:
+    """Whether a ``.tflite`` keeps state in variable tensors between invocations."""
+    from lowbit.deploy.export.tflite_export import read
+
+    return any(tensor.isVariable for subgraph in read(flat).subgraphs for tensor in subgraph.tensors)
+
+
+def check_signature(artifact, *, outputs: int = 1) -> int:
     """The sequence length of an artifact the app can run, else ``ValueError`` saying why."""
     runner = runtimes.load(artifact, threads=1)
     shape, dtype = runner.input_shape, runner.input_dtype
     if len(shape) != 2 or shape[0] != 1 or shape[1] is None or dtype.name != "int32":
         raise ValueError(f"{artifact.path}: input {shape} {dtype}, but the app feeds one int32 [1, L] "
                          "sequence (convert with --batch 1)")
-    if tuple(runner.output_shape) != (1, 1):
-        raise ValueError(f"{artifact.path}: output {runner.output_shape}, but the app reads one float32 [1, 1] score")
+    if tuple(runner.output_shape) != (1, outputs):
+        raise ValueError(f"{artifact.path}: output {runner.output_shape}, but the app reads float32 [1, {outputs}] "
+                         f"scores for this task's labels")
     return int(shape[1])
 
 

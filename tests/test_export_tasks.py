@@ -79,10 +79,7 @@ def test_summation_tflite(summation, arch, scheme):
     flat = te.convert_keras_model(keras_model, scheme=scheme)
     model = te.read(flat)
     ops = [[OP_NAMES[te.opcode(model, op)] for op in sg.operators] for sg in model.subgraphs]
-    if arch == "lstm":
-        assert ops[0].count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2 and len(ops) == 1
-    else:
-        assert ops[0].count("WHILE") == 2
+    assert ops[0].count("WHILE") == 2 and "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops[0]
     x, reference = summation["x"], keras_model.predict(summation["x"], verbose=0)
     outputs = run(flat, "tflite", x)
     if scheme == "fp":
@@ -99,19 +96,12 @@ def test_summation_tflite(summation, arch, scheme):
     assert len(read_dense) == 1
     value, type_name, size = read_dense[0]
     assert type_name == name and size == packed_size(dense.size, bits) and np.array_equal(value, dense.T)
-    for layer_name in ("encoder", "decoder"):
-        kernel, recurrent = keras_model.get_layer(layer_name).get_weights()[:2]
-        units = recurrent.shape[0]
-        gates = [kernel[:, g * units:(g + 1) * units].T for g in range(kernel.shape[1] // units)]
-        gates += [recurrent[:, g * units:(g + 1) * units].T for g in range(kernel.shape[1] // units)]
-        if arch == "gru":
-            gates = [kernel.T, recurrent.T]
-        stored = [te.tensor_value(model, sg, i) for sg in model.subgraphs
-                  for op in sg.operators if OP_NAMES[te.opcode(model, op)] in
-                  ("UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED") for i in op.inputs[1:9] if i >= 0
-                  and sg.tensors[i].type == te.T.INT8]
-        for gate in gates:
-            assert any(v.shape == gate.shape and np.array_equal(v, gate) and t == "INT8" for v, t, _ in stored)
+    stored = [te.tensor_value(model, sg, op.inputs[1]) for sg in model.subgraphs[1:]
+              for op in sg.operators if OP_NAMES[te.opcode(model, op)] == "FULLY_CONNECTED"]
+    for layer_name in ("encoder", "decoder"):  # loop-body kernels, per-channel scales applied
+        for weight in keras_model.get_layer(layer_name).get_weights()[:2]:
+            assert any(v.shape == weight.T.shape and np.array_equal(v, weight.T) and t == name
+                       for v, t, _ in stored)
 
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])

@@ -47,8 +47,7 @@ def test_a_fixed_batch_artifact_pads_the_last_batch(tmp_path, converted_runs, in
 
 
 def test_lstm_state_does_not_leak_between_sequences(converted_runs, inputs):
-    """Without the variable reset the fused LSTM would start the second call from the first's
-    final state, and the same input would score differently."""
+    """The same input scores the same after another input (the files keep no state between calls)."""
     runner = runtimes.load(open_artifact(converted_runs["tc"] / "model.tflite"))
     first = runner.run(inputs[:1])
     runner.run(inputs[1:2])

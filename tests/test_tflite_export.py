@@ -25,12 +25,12 @@ def exported_trained(imdb_models):
 
 
 def run_litert(flat: bytes, x: np.ndarray) -> np.ndarray:
+    """One invoke per example and no reset in between: the files are stateless."""
     interpreter = Interpreter(model_content=flat, num_threads=1)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
     scores = []
     for row in x:
-        interpreter.reset_all_variables()  # the fused LSTM keeps its state in variable tensors
         interpreter.set_tensor(inp, row[None])
         interpreter.invoke()
         scores.append(interpreter.get_tensor(out)[0])
@@ -42,79 +42,78 @@ def ops_of(flat):
     return model, [[OP_NAMES[te.opcode(model, op)] for op in sg.operators] for sg in model.subgraphs]
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_lstm_is_the_fused_op_and_weights_have_the_smallest_runnable_types(exported, random_imdb_models, scheme):
-    flat = exported[("lstm", scheme)]
-    model, ops = ops_of(flat)
-    assert len(ops) == 1 and "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops[0] and "WHILE" not in ops[0]
-    main = model.subgraphs[0]
-    if scheme == "fp":
-        return
-    assert "GATHER" not in ops[0] and "EMBEDDING_LOOKUP" in ops[0]
-    low = "INT4" if scheme == "qc" else "INT2"
-    bits = 4 if scheme == "qc" else 2
-    for op in main.operators:
-        name = OP_NAMES[te.opcode(model, op)]
-        if name == "EMBEDDING_LOOKUP":
-            table = main.tensors[op.inputs[1]]
-            assert TYPE_NAMES[table.type] == low
-            assert len(model.buffers[table.buffer].data) == 2000 * 128 * bits // 8
-        if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
-            for k in te.LSTM_GATE_INPUTS:
-                gate = main.tensors[op.inputs[k]]
-                assert TYPE_NAMES[gate.type] == "INT8" and len(model.buffers[gate.buffer].data) == 128 * 128
-    # no float constant where a packed one was due: the only float32 data left are 1-D biases
-    for tensor in main.tensors:
-        data = model.buffers[tensor.buffer].data
-        if data is not None and len(data) and tensor.type == te.T.FLOAT32:
-            assert len(tensor.shape) == 1, tensor.name
+def _scales(tensor) -> int:
+    q = tensor.quantization
+    return 0 if q is None or q.scale is None else len(q.scale)
 
 
-@pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
-def test_lstm_weights_read_back_equal_the_keras_weights(exported, random_imdb_models, scheme):
-    keras_model = random_imdb_models["models"][("lstm", scheme)]
-    model = te.read(exported[("lstm", scheme)])
-    main = model.subgraphs[0]
-    kernel, recurrent, _ = keras_model.get_layer("lstm").get_weights()
-    units = recurrent.shape[0]
-    checked = 0
-    for op in main.operators:
-        name = OP_NAMES[te.opcode(model, op)]
-        if name == "EMBEDDING_LOOKUP":
-            value, _, _ = te.tensor_value(model, main, op.inputs[1])
-            assert np.array_equal(value, keras_model.get_layer("embedding").get_weights()[0])
-            checked += 1
-        elif name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
-            for g in range(4):  # gates i, f, c, o: Keras' column blocks, transposed
-                w, _, _ = te.tensor_value(model, main, op.inputs[1 + g])
-                r, _, _ = te.tensor_value(model, main, op.inputs[5 + g])
-                assert np.array_equal(w, kernel[:, g * units:(g + 1) * units].T)
-                assert np.array_equal(r, recurrent[:, g * units:(g + 1) * units].T)
-                checked += 2
-        elif name == "FULLY_CONNECTED":
-            value, type_name, _ = te.tensor_value(model, main, op.inputs[1])
-            assert type_name == ("INT4" if scheme == "qc" else "INT2")
-            assert np.array_equal(value, keras_model.get_layer("positive").get_weights()[0].T)
-            checked += 1
-    assert checked == 10
-
-
-@pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
-def test_gru_loop_body_weights_are_int8_and_exact(exported, random_imdb_models, scheme):
-    model, ops = ops_of(exported[("gru", scheme)])
-    assert "WHILE" in ops[0] and "EMBEDDING_LOOKUP" in ops[0]
-    keras_model = random_imdb_models["models"][("gru", scheme)]
-    kernel, recurrent = keras_model.get_layer("gru").get_weights()[:2]
+def loop_kernels(model):
+    """(value, type name, bytes, number of scales) of every FULLY_CONNECTED kernel in a WHILE body."""
     found = []
     for sg in model.subgraphs[1:]:
         for op in sg.operators:
             if OP_NAMES[te.opcode(model, op)] == "FULLY_CONNECTED":
                 value, type_name, size = te.tensor_value(model, sg, op.inputs[1])
-                assert type_name == "INT8" and size == value.size
-                found.append(value)
-    assert len(found) == 2
-    references = [kernel.T, recurrent.T]
-    assert all(any(np.array_equal(v, r) for v in found) for r in references)
+                found.append((value, type_name, size, _scales(sg.tensors[op.inputs[1]])))
+    return found
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_recurrent_layers_are_loops_of_fully_connected_ops_with_low_bit_weights(exported, arch, scheme):
+    flat = exported[(arch, scheme)]
+    model, ops = ops_of(flat)
+    assert "WHILE" in ops[0] and not any("UNIDIRECTIONAL_SEQUENCE_LSTM" in sub for sub in ops)
+    assert sum(sub.count("FULLY_CONNECTED") for sub in ops[1:]) == 2  # input and recurrent kernels
+    assert not any(t.isVariable for sg in model.subgraphs for t in sg.tensors)  # stateless
+    if scheme == "fp":
+        return
+    main = model.subgraphs[0]
+    assert "GATHER" not in ops[0] and "EMBEDDING_LOOKUP" in ops[0]
+    low = "INT4" if scheme == "qc" else "INT2"
+    bits = 4 if scheme == "qc" else 2
+    table = next(main.tensors[op.inputs[1]] for op in main.operators if OP_NAMES[te.opcode(model, op)] == "EMBEDDING_LOOKUP")
+    assert TYPE_NAMES[table.type] == low and len(model.buffers[table.buffer].data) == 2000 * 128 * bits // 8
+    gates = 4 if arch == "lstm" else 3
+    for value, type_name, size, scales in loop_kernels(model):
+        assert type_name == low and scales == gates * 128  # one scale per output channel
+        assert size == value.size * bits // 8
+    # no float constant where a packed one was due: the only float32 data left are 1-D biases
+    # and the all-zero initial states
+    for sg in model.subgraphs:
+        for tensor in sg.tensors:
+            data = model.buffers[tensor.buffer].data
+            if data is not None and len(data) > 64 and tensor.type == te.T.FLOAT32:
+                assert len(tensor.shape) <= 1 or not np.any(np.asarray(data)), tensor.name
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+@pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
+def test_weights_read_back_equal_the_keras_weights(exported, random_imdb_models, arch, scheme):
+    keras_model = random_imdb_models["models"][(arch, scheme)]
+    model = te.read(exported[(arch, scheme)])
+    main = model.subgraphs[0]
+    for op in main.operators:
+        name = OP_NAMES[te.opcode(model, op)]
+        if name == "EMBEDDING_LOOKUP":
+            value, _, _ = te.tensor_value(model, main, op.inputs[1])
+            assert np.array_equal(value, keras_model.get_layer("embedding").get_weights()[0])
+        elif name == "FULLY_CONNECTED":
+            value, type_name, _ = te.tensor_value(model, main, op.inputs[1])
+            assert type_name == ("INT4" if scheme == "qc" else "INT2")
+            assert np.array_equal(value, keras_model.get_layer("positive").get_weights()[0].T)
+    kernel, recurrent = keras_model.get_layer(arch).get_weights()[:2]
+    stored = [value for value, *_ in loop_kernels(model)]  # per-channel scales applied
+    assert len(stored) == 2
+    assert all(any(np.array_equal(v, r.T) for v in stored) for r in (kernel, recurrent))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_consecutive_invokes_without_reset_give_the_same_output(exported, random_imdb_models, scheme):
+    x = random_imdb_models["x"][:3]
+    first = run_litert(exported[("lstm", scheme)], x)
+    again = run_litert(exported[("lstm", scheme)], np.concatenate([x[2:], x[1:2], x]))[2:]
+    assert np.array_equal(first, again)
 
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
@@ -132,7 +131,9 @@ def test_outputs_match_keras_on_500_real_reviews(exported_trained, imdb_models, 
 
 @pytest.mark.parametrize("scheme, bits", [("bc", 2), ("tc", 2), ("qc", 4)])
 def test_file_size_is_the_packed_weights_plus_a_small_overhead(exported, scheme, bits):
-    weights = 2000 * 128 * bits // 8 + 8 * 128 * 128 + 128 * bits // 8  # embedding, gates, dense
+    # embedding, gate kernels (+ a float scale per channel), dense
+    # (per channel: a float32 scale and an int64 zero point, the schema's types)
+    weights = 2000 * 128 * bits // 8 + 2 * (512 * 128 * bits // 8 + 12 * 512) + 128 * bits // 8
     floats = 4 * (4 * 128 + 1)  # LSTM and Dense biases
     size = len(exported[("lstm", scheme)])
     assert weights + floats < size < weights + floats + 12_000

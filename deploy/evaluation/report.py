@@ -6,7 +6,12 @@
   (ONNX Runtime 0.5×, LiteRT 0.7×);
 * the artifact's quality within :data:`QUALITY_TOLERANCE` of its Keras model's (accuracy: 0.1
   point; MSE: 1 % relative);
-* peak memory of the inference process ≤ the float artifact's.
+* peak memory of the inference process ≤ the float artifact's;
+* the artifact's decisions agree with its Keras model's on ≥ :data:`AGREEMENT_TARGET` of the
+  test examples (classification tasks).
+
+The latency and memory targets are lowbit's for its own tasks (the IMDB models); a user's model
+(task ``user``) is reported with every figure but checked for quality and agreement only.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.models.user import USER_TASK
 from lowbit.pipeline import atomic
 from lowbit.pipeline.plotting import color, plt
 from lowbit.pipeline.plotting import save as _save
 
 LATENCY_TARGETS = {"onnx": 0.5, "tflite": 0.7}
-QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01}  # mse: relative
+QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01, "mae": 0.01}  # mse, mae: relative
+AGREEMENT_TARGET = 0.995
+RELATIVE = ("mse", "mae")
 MARKERS = {"tflite": "o", "onnx": "s"}
 RUNTIME = {"tflite": "LiteRT", "onnx": "ONNX Runtime"}
 
@@ -32,14 +40,17 @@ def checks(report: dict) -> list[dict]:
     for a in report["artifacts"]:
         name = f"{a['scheme']}/{a['format']}"
         tolerance = QUALITY_TOLERANCE[a["metric"]]
-        if a["metric"] == "mse":
+        if a["metric"] in RELATIVE:
             off = abs(a["value"] - a["keras_value"]) / max(a["keras_value"], 1e-12)
             label = f"{a['metric']} within {tolerance:.0%} of Keras"
         else:
             off = abs(a["value"] - a["keras_value"])
             label = f"{a['metric']} within {100 * tolerance:.1f} point of Keras"
         out.append({"artifact": name, "check": label, "value": round(off, 6), "passed": off <= tolerance})
-        if a["scheme"] == baseline:
+        if a.get("agreement") is not None:
+            out.append({"artifact": name, "check": f"decisions agree with Keras on ≥ {AGREEMENT_TARGET:.1%}",
+                        "value": round(a["agreement"], 6), "passed": a["agreement"] >= AGREEMENT_TARGET})
+        if a["scheme"] == baseline or report.get("task") == USER_TASK:
             continue
         target = LATENCY_TARGETS[a["format"]]
         out.append({"artifact": name, "check": f"latency p50 (1 thread) ≤ {target}× {baseline}",
@@ -62,7 +73,7 @@ def write(report: dict, out_dir: Path) -> list[Path]:
 
 
 def _quality(a: dict, value: float) -> str:
-    return f"{value:.5f}" if a["metric"] == "mse" else f"{100 * value:.2f} %"
+    return f"{value:.5f}" if a["metric"] in RELATIVE else f"{100 * value:.2f} %"
 
 
 def _ratio(x) -> str:
@@ -112,7 +123,7 @@ def markdown(report: dict) -> str:
 
 def quality_vs_size(report: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    scale = 1 if report["metric"] == "mse" else 100
+    scale = 1 if report["metric"] in RELATIVE else 100
     for a in report["artifacts"]:
         ax.scatter(a["size_bytes"] / 1e6, scale * a["value"], color=color(a["scheme"]),
                    marker=MARKERS[a["format"]], s=60, label=f"{a['scheme']} {RUNTIME[a['format']]}")

@@ -14,9 +14,12 @@ GRU stay the native ONNX ops), :func:`simplify` (drops tf2onnx leftovers), then
   ``R [1, H, 4H]`` (the ONNX LSTM's, transposed), q ∈ {0, ±64} (BC/TC) or {±32, ±64} (QC) with
   scale α/64: ``q × scale == code × α`` exactly. The int8 tensors are produced from the packed
   1/2-bit initializers by a constant unpack subgraph that ORT folds at session creation.
-* **Everything else** (GRU kernels, Dense/Conv kernels) -> a packed uint8 initializer and the
-  constant unpack subgraph ``BitShift -> BitwiseAnd -> Gather(codebook × α) -> Reshape``, folded
-  by ORT at session creation into the exact float tensor.
+* **Everything else** (GRU kernels, Dense/Conv kernels, SimpleRNN kernels feeding a ``Loop``)
+  -> a packed uint8 initializer and the constant unpack subgraph
+  ``BitShift -> BitwiseAnd -> Gather(codebook × α) -> Reshape``, folded by ORT at session
+  creation into the exact float tensor. A **bidirectional** LSTM/GRU holds both directions in one
+  ``[2, ...]`` initializer (index 0 forward): each direction is packed with its own α and the two
+  unpacked halves are concatenated (the LSTM then computes in float, exactly).
 
 Packed initializers follow :mod:`lowbit.deploy.export.packing` (C order, LSB first, zero padding) and are named
 ``lowbit/<original initializer>/packed<bits>_<n>``; the model's metadata entry
@@ -239,10 +242,17 @@ def pack_weights(onnx_bytes: bytes, *, scheme: str, reference: list[np.ndarray])
     for values in reference:
         wanted.setdefault(values.size, []).append(np.sort(values.ravel()))
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    quantized = {name for name, arr in inits.items()
-                 if arr.dtype == np.float32 and any(np.array_equal(np.sort(arr.ravel()), s)
-                                                    for s in wanted.get(arr.size, []))}
+
+    def is_reference(arr) -> bool:
+        return arr.dtype == np.float32 and any(np.array_equal(np.sort(arr.ravel()), s)
+                                               for s in wanted.get(arr.size, []))
+
+    quantized = {name for name, arr in inits.items() if is_reference(arr)}
+    # A bidirectional LSTM/GRU stacks both directions' weights in one [2, ...] initializer.
+    stacked = {name for name, arr in inits.items() if name not in quantized and arr.ndim >= 2
+               and arr.shape[0] == 2 and all(is_reference(arr[d]) for d in range(2))}
     sorted_inits = [np.sort(inits[name].ravel()) for name in quantized]
+    sorted_inits += [np.sort(inits[name][d].ravel()) for name in stacked for d in range(2)]
     missing = [v.shape for v in reference
                if not any(s.size == v.size and np.array_equal(s, np.sort(v.ravel())) for s in sorted_inits)]
     if missing:
@@ -261,6 +271,15 @@ def pack_weights(onnx_bytes: bytes, *, scheme: str, reference: list[np.ndarray])
         split = _split(tensor, scheme, name)
         builder.drop_initializer(name)
         builder.unpack(name, split, scheme, np.float32, scale=split.alpha, out_name=name)
+    for name in sorted(stacked):  # each direction its own α, unpacked, then stacked again
+        builder.drop_initializer(name)
+        parts = []
+        for d in range(2):
+            part = f"{name}/direction{d}"
+            split = _split(inits[name][d:d + 1], scheme, part)
+            builder.unpack(part, split, scheme, np.float32, scale=split.alpha, out_name=part)
+            parts.append(part)
+        graph.node.append(helper.make_node("Concat", parts, [name], axis=0, name=f"lowbit/{name}/directions"))
     if not any(o.domain == MS_DOMAIN for o in proto.opset_import):
         proto.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     proto.metadata_props.append(onnx.StringStringEntryProto(

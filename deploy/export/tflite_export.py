@@ -1,33 +1,35 @@
 """Stripped Keras model -> ``.tflite`` bytes for stock LiteRT with low-bit weights.
 
-``convert_keras_model(model, *, scheme, batch_size=1) -> bytes`` runs the TF converter on the
-stripped float model (fixed batch: LiteRT's LSTM needs static shapes; LSTM becomes the fused
-``UNIDIRECTIONAL_SEQUENCE_LSTM``, GRU a ``WHILE`` loop of ``FULLY_CONNECTED`` ops), then three
-pure ``bytes -> bytes`` passes:
+``convert_keras_model(model, *, scheme, batch_size=1, keep_float=()) -> bytes`` first rebuilds
+every ``LSTM`` (alone or inside ``Bidirectional``) from its cell, ``keras.layers.RNN(LSTMCell)``
+with the same weights (:func:`as_cell_loops`), so that the TF converter (fixed batch) writes it,
+like GRU and SimpleRNN, as a ``WHILE`` loop of ``FULLY_CONNECTED`` ops instead of the fused
+``UNIDIRECTIONAL_SEQUENCE_LSTM``. Why (IMDB LSTM, batch 1, 1 thread, measured here): the fused op
+keeps its state in variable tensors (a caller that does not reset them between sequences gets
+wrong scores), does not go through XNNPACK and rejects INT2/INT4 weights; the loop of
+``FULLY_CONNECTED`` with INT2 per-channel weights ran in 0.16 ms against 0.38 ms for the fused
+hybrid-int8 LSTM, and the file has no variable tensors at all. Then pure ``bytes -> bytes`` passes:
 
 1. :func:`gather_to_embedding_lookup` — the converter's ``GATHER(table, ids[1, T])`` becomes
    ``RESHAPE(ids -> [T])``, ``EMBEDDING_LOOKUP(ids, table)``, ``RESHAPE(-> [1, T, D])``, the op
    that takes INT2/INT4 tables (it needs 1-D ids and the inputs the other way round).
 2. :func:`quantize_with_ai_edge_quantizer` — ai-edge-quantizer's *dequantized weight recovery*
-   (per tensor) writes the embedding and the output Dense in INT2 (BC, TC: codes {-1, 0, 1}, scale
-   α) or INT4 (QC: codes ±1, ±2, scale α/2). The embedding lookup dequantizes only the looked-up
-   rows (exact); the Dense gets an explicit ``DEQUANTIZE`` and computes in float (exact). The
-   ``FULLY_CONNECTED`` ops inside a GRU's ``WHILE`` body get int8 weights, hybrid (activations
-   quantized at run time): LiteRT's INT2/INT4 path there re-dequantizes on every step, 3x slower.
-3. :func:`quantize_lstm_gates` — ai-edge-quantizer has no LSTM support, so the 8 gate matrices of
-   every fused LSTM are rewritten to int8 here: codes q ∈ {-1, 0, 1} (scale = the tensor's
-   largest magnitude) or {±1, ±2} for QC (scale half of it), exact by construction (checked);
-   the LSTM runs in hybrid mode (the op rejects INT2/INT4).
-4. :func:`dequantize_conv_filters` — ai-edge-quantizer fails on per-tensor CONV_2D filters and
-   has no CONV_3D, so every convolution filter (ConvLSTM2D's gate convolutions inside the
-   ``WHILE`` body, the Conv3D reconstruction) is stored here in INT2 (BC, TC) or INT4 (QC) behind
-   an explicit ``DEQUANTIZE``: the convolution computes in float, exactly (int8 hybrid
-   convolutions were measured: exact weights but activations quantized, and slower than float).
+   writes INT2 (BC, TC: codes {-1, 0, 1}, scale α) or INT4 (QC: codes ±1, ±2, scale α/2):
+   the embedding table (per tensor; the lookup dequantizes only the looked-up rows, exact); the
+   main graph's Dense kernels (per tensor, explicit ``DEQUANTIZE``, float compute, exact); the
+   ``FULLY_CONNECTED`` kernels inside recurrent ``WHILE`` bodies per output channel (every
+   channel's scale is α or α/2, so the weights are exact) in hybrid mode: XNNPACK's
+   ``qd8-f32-qc2w``/``qc4w`` kernels quantize the activations per call (outputs agree with
+   Keras on ≥ 99.5 % of decisions, not bit for bit).
+3. :func:`dequantize_conv_filters` — ai-edge-quantizer fails on per-tensor CONV_2D filters and
+   has no CONV_3D, so every convolution filter (Conv1D/Conv2D, ConvLSTM2D's gate convolutions
+   inside the ``WHILE`` body, the Conv3D reconstruction) is stored here in INT2 (BC, TC) or INT4
+   (QC) behind an explicit ``DEQUANTIZE``: the convolution computes in float, exactly.
 
-Every weight read back from the file (:func:`read_weights` in :mod:`deploy.tflite_reader`)
-equals the stripped Keras weight bit for bit. Callers must reset the interpreter's variable
-tensors before each sequence (``reset_all_variables()``; Java ``resetVariableTensors()``): the
-fused LSTM keeps its state in them.
+Only the constants that hold the model's quantized weights (the registry's, minus
+``keep_float``) are touched, found by their values. Every weight read back from the file
+(:func:`tensor_value`) equals the stripped Keras weight bit for bit. The files are stateless:
+the same input gives the same output on consecutive ``invoke()`` calls without any reset.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ T = schema.TensorType
 OP = schema.BuiltinOperator
 TYPE_OF_BITS = {8: T.INT8, 4: T.INT4, 2: T.INT2}
 BITS_OF_TYPE = {v: k for k, v in TYPE_OF_BITS.items()}
-LSTM_GATE_INPUTS = range(1, 9)  # input_to_{i,f,c,o}, recurrent_to_{i,f,c,o} weights
 
 
 def convert_keras_model(model, *, scheme: str, batch_size: int = 1, keep_float=()) -> bytes:
@@ -57,6 +58,9 @@ def convert_keras_model(model, *, scheme: str, batch_size: int = 1, keep_float=(
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    weights = Weights([t.values for t in quantized_tensors(model, scheme, keep_float=keep_float)]) \
+        if scheme != "fp" else None
+    model = as_cell_loops(model)
     specs = [tf.TensorSpec((batch_size,) + tuple(t.shape[1:]), t.dtype) for t in model.inputs]
     function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
     concrete = function.get_concrete_function(*specs)
@@ -64,11 +68,50 @@ def convert_keras_model(model, *, scheme: str, batch_size: int = 1, keep_float=(
     flat = bytes(converter.convert())
     if scheme == "fp":
         return flat
-    weights = Weights([t.values for t in quantized_tensors(model, scheme, keep_float=keep_float)])
     flat = gather_to_embedding_lookup(flat)
     flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme, weights=weights)
-    flat = quantize_lstm_gates(flat, scheme=scheme, weights=weights)
     return dequantize_conv_filters(flat, scheme=scheme, weights=weights)
+
+
+_CELL_KEYS = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+              "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+              "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+              "bias_constraint")
+
+
+def _lstm_as_cell_loop(layer):
+    """``LSTM`` -> ``RNN(LSTMCell)`` with the same configuration (dropout is inert at inference)."""
+    from lowbit.pipeline.keras2 import keras
+
+    config = layer.get_config()
+    if config.get("stateful") or config.get("unroll") or config.get("time_major"):
+        raise ValueError(f"layer {layer.name!r}: stateful, unrolled or time-major LSTMs are not supported")
+    cell = keras.layers.LSTMCell(**{k: config[k] for k in _CELL_KEYS if k in config})
+    return keras.layers.RNN(cell, return_sequences=config["return_sequences"], return_state=config["return_state"],
+                            go_backwards=config["go_backwards"], name=layer.name)
+
+
+def as_cell_loops(model):
+    """A copy of ``model`` whose LSTMs (also inside Bidirectional) are ``RNN(LSTMCell)`` loops,
+    same weights in the same order; ``model`` itself when it has no LSTM."""
+    from lowbit.pipeline.keras2 import keras
+
+    L = keras.layers
+
+    def rebuild(layer):
+        if type(layer) is L.LSTM:
+            return _lstm_as_cell_loop(layer)
+        if type(layer) is L.Bidirectional and type(layer.forward_layer) is L.LSTM:
+            return L.Bidirectional(_lstm_as_cell_loop(layer.forward_layer), merge_mode=layer.merge_mode,
+                                   backward_layer=_lstm_as_cell_loop(layer.backward_layer), name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    if not any(type(layer) is L.LSTM or (type(layer) is L.Bidirectional and type(layer.forward_layer) is L.LSTM)
+               for layer in model.layers):
+        return model
+    rebuilt = keras.models.clone_model(model, clone_function=rebuild)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
 
 
 class Weights:
@@ -175,12 +218,13 @@ def gather_to_embedding_lookup(flat: bytes) -> bytes:
     return write(model)
 
 
-def _recipe_entry(operation: str, bits: int, *, hybrid: bool, regex: str = ".*") -> dict:
+def _recipe_entry(operation: str, bits: int, *, hybrid: bool, regex: str = ".*",
+                  per_channel: bool = False) -> dict:
     return {
         "regex": regex, "operation": operation, "algorithm_key": "dequantized_weight_recovery",
         "op_config": {
-            "weight_tensor_config": {"num_bits": bits, "symmetric": True, "granularity": "TENSORWISE",
-                                     "dtype": "INT"},
+            "weight_tensor_config": {"num_bits": bits, "symmetric": True, "dtype": "INT",
+                                     "granularity": "CHANNELWISE" if per_channel else "TENSORWISE"},
             "compute_precision": "INTEGER" if hybrid else "FLOAT",
             "explicit_dequantize": not hybrid,
             # 2-bit weight-only is outside ai-edge-quantizer's default policy; exactness is
@@ -191,8 +235,8 @@ def _recipe_entry(operation: str, bits: int, *, hybrid: bool, regex: str = ".*")
 
 
 def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
-    """Quantized embedding tables and main-graph Dense kernels to INT2/INT4; quantized
-    loop-body FC kernels to int8 hybrid. Constants that are not among ``weights`` stay float."""
+    """Quantized embedding tables, main-graph Dense kernels and loop-body FC kernels to INT2/INT4
+    (module docstring). Constants that are not among ``weights`` stay float."""
     from ai_edge_quantizer import quantizer
 
     bits = get_scheme(scheme).tflite_bits
@@ -202,14 +246,15 @@ def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weight
         for op in subgraph.operators:
             code = opcode(model, op)
             if code == OP.EMBEDDING_LOOKUP and weights.holds(constant(model, subgraph, op.inputs[1])):
-                operation, op_bits, hybrid = "EMBEDDING_LOOKUP", bits, True
+                operation, hybrid = "EMBEDDING_LOOKUP", True
             elif code == OP.FULLY_CONNECTED and weights.holds(constant(model, subgraph, op.inputs[1])):
-                # main graph: low-bit behind DEQUANTIZE; WHILE bodies (GRU, RNN): int8 hybrid
-                operation, op_bits, hybrid = "FULLY_CONNECTED", (bits if index == 0 else 8), index != 0
+                # main graph: behind DEQUANTIZE, exact; WHILE bodies (recurrent cells): hybrid, per channel
+                operation, hybrid = "FULLY_CONNECTED", index != 0
             else:
                 continue
             name = subgraph.tensors[op.outputs[0]].name.decode()
-            recipe.append(_recipe_entry(operation, op_bits, hybrid=hybrid, regex=_exact(name)))
+            recipe.append(_recipe_entry(operation, bits, hybrid=hybrid, regex=_exact(name),
+                                        per_channel=operation == "FULLY_CONNECTED" and hybrid))
     if not recipe:
         return flat
     result = quantizer.Quantizer(bytearray(flat), recipe).quantize(enable_progress_report=False)
@@ -221,34 +266,6 @@ def _exact(name: str) -> str:
     import re
 
     return "^" + re.escape(name) + ";$"
-
-
-def quantize_lstm_gates(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
-    """The 8 gate matrices of every fused LSTM of a quantized layer -> int8 codes with an exact
-    per-tensor scale (the four input and the four recurrent gates together are the layer's kernel
-    and recurrent kernel among ``weights``; a kept-float LSTM stays float)."""
-    model = read(flat)
-    for subgraph in model.subgraphs:
-        for op in subgraph.operators:
-            if opcode(model, op) == OP.UNIDIRECTIONAL_SEQUENCE_LSTM:
-                gates = [constant(model, subgraph, op.inputs[k]) for k in LSTM_GATE_INPUTS]
-                if weights.holds(*gates[:4]) and weights.holds(*gates[4:]):
-                    for k in LSTM_GATE_INPUTS:
-                        _to_int8_codes(model, subgraph, op.inputs[k], scheme)
-    return write(model)
-
-
-def _to_int8_codes(model, subgraph, index: int, scheme: str) -> None:
-    tensor = subgraph.tensors[index]
-    weights = constant(model, subgraph, index)
-    if weights is None:
-        raise ValueError(f"LSTM weight {tensor.name.decode()!r} is not a float constant")
-    q, step = _codes_and_step(weights, scheme, f"LSTM weight {tensor.name.decode()!r}")
-    model.buffers[tensor.buffer].data = q.view(np.uint8).ravel()
-    tensor.type = T.INT8
-    tensor.quantization = schema.QuantizationParametersT()
-    tensor.quantization.scale, tensor.quantization.zeroPoint = [float(step)], [0]
-    tensor.quantization.quantizedDimension = 0
 
 
 def dequantize_conv_filters(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
@@ -332,8 +349,11 @@ def tensor_value(model, subgraph, index: int) -> tuple[np.ndarray, str, int]:
     else:
         levels = packing.unpack(raw, bits, shape).astype(np.int32)
         q = np.where(levels >= 1 << (bits - 1), levels - (1 << bits), levels)
-    scale = np.float32(tensor.quantization.scale[0])
-    return (q.astype(np.float32) * scale).astype(np.float32), type_name, raw.size
+    scales = np.asarray(tensor.quantization.scale, np.float32)
+    if scales.size > 1:  # per channel along quantizedDimension
+        axis = tensor.quantization.quantizedDimension
+        scales = scales.reshape([-1 if d == axis else 1 for d in range(len(shape))])
+    return (q.astype(np.float32) * scales).astype(np.float32), type_name, raw.size
 
 
 def stored_tensors(flat: bytes, *, scheme: str) -> list[dict]:
@@ -345,6 +365,9 @@ def stored_tensors(flat: bytes, *, scheme: str) -> list[dict]:
             data = model.buffers[tensor.buffer].data
             if tensor.type in BITS_OF_TYPE and data is not None and len(data):
                 found.append({"name": tensor.name.decode(), "shape": [int(d) for d in tensor.shape],
-                              "scheme": scheme, "bits": BITS_OF_TYPE[tensor.type], "bytes": int(len(data)),
-                              "scale": float(tensor.quantization.scale[0])})
+                              "scheme": scheme, "bits": BITS_OF_TYPE[tensor.type],
+                              # + 4 bytes per scale: what a per-channel tensor stores besides its codes
+                              "bytes": int(len(data)) + 4 * np.size(tensor.quantization.scale),
+                              "scale": float(np.max(tensor.quantization.scale)),
+                              "scales": int(np.size(tensor.quantization.scale))})
     return found

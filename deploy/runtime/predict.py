@@ -1,4 +1,6 @@
-"""``lowbit predict ARTIFACT [TEXT ...]``: sentiment of raw text through a deployed IMDB artifact.
+"""``lowbit predict ARTIFACT [TEXT ...]``: the class of raw text through a deployed text artifact
+(IMDB sentiment, or a user's text classifier), and ``lowbit predict ARTIFACT --npz FILE`` for
+numeric inputs.
 
 The artifact (``.tflite`` or ``.onnx``) is opened through :func:`lowbit.deploy.runtime.artifacts.open_artifact`
 (checked, and its sha256 compared with ``manifest.json`` when one lies beside it); the
@@ -7,24 +9,31 @@ and the Android app (:mod:`lowbit.pipeline.data.text`), then the artifact.
 
 One JSON object per input, in input order::
 
-    {"text_sha256": "<sha256 of the text's UTF-8 bytes>", "score": <P(positive)>,
-     "label": "positive" | "negative", "tokens": <number of tokens of the text>}
+    {"text_sha256": "<sha256 of the text's UTF-8 bytes>", "score": <P(second label)>,
+     "label": "<label name>", "tokens": <number of tokens of the text>}
 
-``label`` is ``positive`` when ``score > 0.5``. ``tokens`` counts every token of the text, in
-or out of the vocabulary, before the sequence keeps the last ones. Any text is valid: empty, only
-unknown words, megabytes long, emoji; input read as bytes has invalid UTF-8 replaced by U+FFFD.
+for a two-label model (one sigmoid output; IMDB: ``positive`` when ``score > 0.5``, else
+``negative``), and for more labels (softmax) ``"label"`` is the most probable one, ``"score"`` its
+probability and ``"scores"`` every label's probability by name. The label names are the task's
+(the manifest's record of the run). ``tokens`` counts every token of the text, in or out of the
+vocabulary, before the sequence keeps the last ones. Any text is valid: empty, only unknown
+words, megabytes long, emoji; input read as bytes has invalid UTF-8 replaced by U+FFFD.
+
+``--npz FILE``: the rows of one array of FILE (``--key``, default ``x_test``, or the only array)
+through the artifact, one ``{"row": i, "outputs": [...]}`` per row (nested like the model's
+output), with ``"label"`` (the class id) for a classifier.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from lowbit.deploy.runtime import artifacts, runtimes
-from lowbit.models import text_tasks
 from lowbit.pipeline.data.text import tokenize
 
 THRESHOLD = 0.5
@@ -37,20 +46,21 @@ class Predictor:
         artifact = artifacts.open_artifact(artifact_path)
         task = artifact.task_record
         if task is not None and not task.text_demo:
-            raise artifacts.ArtifactError(f"{artifact.path}: a {artifact.task} model; lowbit predict "
-                                          f"scores text with the models of text tasks ({', '.join(text_tasks())})")
+            raise artifacts.ArtifactError(f"{artifact.path}: a {artifact.task} model that reads tensors, not text; "
+                                          "give its inputs as rows of an array: lowbit predict ARTIFACT --npz FILE")
         self.vocab = artifacts.load_vocabulary(artifact)
         self.artifact = artifact
         self.runner = runtimes.load(artifact, threads=threads)
         shape = self.runner.input_shape
         if len(shape) != 2 or shape[1] is None or self.runner.input_dtype.kind not in "iu":
             raise artifacts.ArtifactError(f"{artifact.path}: input {shape} of {self.runner.input_dtype} "
-                                          "is not a token sequence; not an IMDB model")
+                                          "is not a token sequence; not a text model (use --npz for arrays)")
         self.seq_len = int(shape[1])
+        self.labels = list(task.labels) if task is not None and task.labels else ["negative", "positive"]
 
-    def score(self, texts: list[str]) -> np.ndarray:
+    def outputs(self, texts: list[str]) -> np.ndarray:
         x = self.vocab.sequences(texts, self.seq_len)
-        return self.runner.predict(x).reshape(len(texts), -1)[:, 0].astype(np.float64)
+        return self.runner.predict(x).reshape(len(texts), -1).astype(np.float64)
 
     def results(self, texts: Iterable[str], *, batch: int = 256) -> Iterator[dict]:
         pending: list[str] = []
@@ -63,11 +73,45 @@ class Predictor:
             yield from self._results(pending)
 
     def _results(self, texts: list[str]) -> Iterator[dict]:
-        for text, score in zip(texts, self.score(texts)):
-            yield {"text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                   "score": round(float(score), 6),
-                   "label": "positive" if score > THRESHOLD else "negative",
-                   "tokens": len(tokenize(text))}
+        for text, row in zip(texts, self.outputs(texts)):
+            result = {"text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+            if row.size == 1:  # one sigmoid: P(second label)
+                result.update(score=round(float(row[0]), 6),
+                              label=self.labels[1] if row[0] > THRESHOLD else self.labels[0])
+            else:
+                best = int(np.argmax(row))
+                result.update(score=round(float(row[best]), 6), label=self.labels[best],
+                              scores={name: round(float(p), 6) for name, p in zip(self.labels, row)})
+            result["tokens"] = len(tokenize(text))
+            yield result
+
+
+def npz_results(artifact_path, npz_path, *, key: str | None = None, threads: int = 1) -> Iterator[dict]:
+    """One ``{"row", "outputs"[, "label"]}`` per row of an array of ``npz_path`` (module docstring)."""
+    from pathlib import Path
+
+    artifact = artifacts.open_artifact(artifact_path)
+    path = Path(npz_path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            chosen = key or ("x_test" if "x_test" in names else (names[0] if len(names) == 1 else None))
+            if chosen not in names:
+                raise ValueError(f"{path}: no array {chosen!r}; it holds {', '.join(names)} (choose one with --key)")
+            x = archive[chosen]
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+    runner = runtimes.load(artifact, threads=threads)
+    if runner.input_dtype.kind in "iu" and x.dtype.kind == "f":
+        x = x.astype(runner.input_dtype)
+    outputs = runner.predict(np.asarray(x, runner.input_dtype))
+    task = artifact.task_record
+    for i, row in enumerate(outputs):
+        result = {"row": i, "outputs": np.round(row.astype(np.float64), 6).tolist()}
+        if task is not None and task.decide is not None:
+            decision = np.asarray(task.decide(row[None])).reshape(-1)
+            result["label"] = decision.astype(int).tolist() if decision.size > 1 else int(decision[0])
+        yield result
 
 
 def lines_of(stream) -> Iterator[str]:

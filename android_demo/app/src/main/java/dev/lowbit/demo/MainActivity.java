@@ -14,10 +14,10 @@ import java.util.concurrent.Executors;
 
 import dev.lowbit.demo.core.ModelMetadata;
 import dev.lowbit.demo.core.RunningMedian;
-import dev.lowbit.demo.core.Sentiment;
+import dev.lowbit.demo.core.Classification;
 
 /**
- * The demo's one screen: type a review, press Classify, read P(positive), the label, the
+ * The demo's one screen: type a text, press Classify, read the label and its probability, the
  * inference latency with its running median, and what the bundled model is.
  *
  * <p>Threads: the model is loaded, run and closed on one inference thread (a single-thread
@@ -35,7 +35,7 @@ public final class MainActivity extends Activity {
     private final ExecutorService inference = Executors.newSingleThreadExecutor();
     private final RunningMedian latencies = new RunningMedian(MEDIAN_WINDOW);
     /** Inference thread only. */
-    private SentimentModel model;
+    private TextClassifier model;
     /** UI thread only; set once the model is loaded. */
     private ModelMetadata metadata;
 
@@ -74,10 +74,10 @@ public final class MainActivity extends Activity {
 
     private void loadModel() {
         try {
-            model = SentimentModel.load(getAssets(), INFERENCE_THREADS);
+            model = TextClassifier.load(getAssets(), INFERENCE_THREADS);
             ModelMetadata loaded = model.metadata();
             runOnUiThread(() -> showModel(loaded));
-        } catch (SentimentModel.NoModelBundledException e) {
+        } catch (TextClassifier.NoModelBundledException e) {
             String message = getString(R.string.no_model);
             runOnUiThread(() -> showModelProblem(message));
         } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
@@ -88,8 +88,8 @@ public final class MainActivity extends Activity {
 
     private void classifyText(String text) {
         try {
-            Sentiment sentiment = model.classify(text);
-            runOnUiThread(() -> showSentiment(sentiment));
+            Classification classification = model.classify(text);
+            runOnUiThread(() -> showClassification(classification));
         } catch (RuntimeException e) {
             String message = getString(R.string.classification_failed, describe(e));
             runOnUiThread(() -> showClassificationProblem(message));
@@ -131,12 +131,11 @@ public final class MainActivity extends Activity {
         classify.setEnabled(false);
     }
 
-    private void showSentiment(Sentiment sentiment) {
-        latencies.add(sentiment.latencyMs());
-        String label = getString(sentiment.isPositive() ? R.string.label_positive : R.string.label_negative);
-        result.setText(getString(R.string.result, sentiment.score(), label));
-        tokens.setText(getString(R.string.result_tokens, sentiment.tokens(), metadata.sequenceLength()));
-        latency.setText(getString(R.string.latency, sentiment.latencyMs(), latencies.count(), latencies.median()));
+    private void showClassification(Classification classification) {
+        latencies.add(classification.latencyMs());
+        result.setText(getString(R.string.result, classification.label(), classification.probability()));
+        tokens.setText(getString(R.string.result_tokens, classification.tokens(), metadata.sequenceLength()));
+        latency.setText(getString(R.string.latency, classification.latencyMs(), latencies.count(), latencies.median()));
         classify.setEnabled(true);
     }
 

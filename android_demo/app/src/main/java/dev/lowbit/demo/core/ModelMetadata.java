@@ -3,7 +3,9 @@ package dev.lowbit.demo.core;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -14,10 +16,12 @@ import java.util.OptionalDouble;
  * The app's {@code model.json}, written by {@code lowbit deploy RUN_DIR --android android_demo}
  * (format {@value #FORMAT}), parsed and validated.
  *
- * <p>Required: {@code format}, {@code task} ({@code imdb-*}), {@code model_file},
+ * <p>Required: {@code format}, {@code task} (non-empty), {@code model_file},
  * {@code vocab_file}, {@code sha256} (64 hex digits), {@code size_bytes} (&gt; 0),
  * {@code sequence_length} L (&gt; 0), {@code input} ({@code shape [1, L]}, {@code dtype int32}),
- * {@code output} ({@code shape [1, 1]}, {@code dtype float32}), {@code ids}
+ * {@code labels} (at least two distinct non-empty names, by class id), {@code output}
+ * ({@code shape [1, K]}, {@code dtype float32}, K = 1 for two labels, else the number of labels),
+ * {@code ids}
  * ({@code pad 0, start 1, oov 2}), {@code threshold} (strictly between 0 and 1),
  * {@code vocab_size} (&ge; 3), {@code reset_variables} (boolean). Optional, string/number or
  * null: {@code scheme}, {@code bits_per_weight} (&gt; 0), {@code test_accuracy} (in [0, 1]),
@@ -28,7 +32,7 @@ import java.util.OptionalDouble;
  */
 public final class ModelMetadata {
 
-    public static final String FORMAT = "lowbit-android-model/1";
+    public static final String FORMAT = "lowbit-android-model/2";
 
     private final String task;
     private final Optional<String> scheme;
@@ -39,6 +43,7 @@ public final class ModelMetadata {
     private final long sizeBytes;
     private final OptionalDouble bitsPerWeight;
     private final int sequenceLength;
+    private final List<String> labels;
     private final double threshold;
     private final int vocabSize;
     private final boolean resetVariables;
@@ -49,10 +54,7 @@ public final class ModelMetadata {
         if (!FORMAT.equals(format)) {
             throw invalid("format", "must be \"" + FORMAT + "\"", format);
         }
-        task = string(root, "task");
-        if (!task.startsWith("imdb-")) {
-            throw invalid("task", "must be an imdb-* text task", task);
-        }
+        task = nonEmptyString(root, "task");
         scheme = Optional.ofNullable(optional(root, "scheme", String.class, "a string or null"));
         modelFile = nonEmptyString(root, "model_file");
         vocabFile = nonEmptyString(root, "vocab_file");
@@ -72,7 +74,8 @@ public final class ModelMetadata {
         }
         sequenceLength = (int) integer(root, "sequence_length", 1, Integer.MAX_VALUE);
         checkTensor(root, "input", Arrays.asList(1L, (long) sequenceLength), "int32");
-        checkTensor(root, "output", Arrays.asList(1L, 1L), "float32");
+        labels = labels(root);
+        checkTensor(root, "output", Arrays.asList(1L, (long) outputShape()[1]), "float32");
         Map<String, Object> ids = object(root, "ids");
         checkId(ids, "pad", Vocabulary.PAD);
         checkId(ids, "start", Vocabulary.START);
@@ -181,9 +184,14 @@ public final class ModelMetadata {
         return new int[] {1, sequenceLength};
     }
 
-    /** {@code {1, 1}}, a fresh array. */
+    /** {@code {1, K}}: K = 1 for two labels (one sigmoid score), else one score per label. A fresh array. */
     public int[] outputShape() {
-        return new int[] {1, 1};
+        return new int[] {1, labels.size() == 2 ? 1 : labels.size()};
+    }
+
+    /** The label names by class id (unmodifiable). */
+    public List<String> labels() {
+        return labels;
     }
 
     /** A score above the threshold is positive. */
@@ -216,6 +224,24 @@ public final class ModelMetadata {
         if (!dtype.equals(actualDtype)) {
             throw invalid(name + ".dtype", "must be \"" + dtype + "\"", actualDtype);
         }
+    }
+
+    private static List<String> labels(Map<String, Object> root) {
+        List<?> values = required(root, "labels", List.class, "an array");
+        if (values.size() < 2) {
+            throw invalid("labels", "must name at least two classes", values);
+        }
+        List<String> names = new ArrayList<>();
+        for (Object value : values) {
+            if (!(value instanceof String) || ((String) value).isEmpty()) {
+                throw invalid("labels", "must be non-empty strings", values);
+            }
+            if (names.contains(value)) {
+                throw invalid("labels", "must be distinct", values);
+            }
+            names.add((String) value);
+        }
+        return Collections.unmodifiableList(names);
     }
 
     private static void checkId(Map<String, Object> ids, String key, int expected) {

@@ -8,6 +8,7 @@ import static org.junit.Assert.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Optional;
 import org.junit.Test;
 
@@ -19,7 +20,7 @@ public class ModelMetadataTest {
     /** What {@code json.dumps(metadata, indent=2)} writes in {@code deploy/android.py}. */
     private static final String AS_WRITTEN_BY_PYTHON = """
             {
-              "format": "lowbit-android-model/1",
+              "format": "lowbit-android-model/2",
               "task": "imdb-lstm",
               "scheme": "tc",
               "model_file": "model.tflite",
@@ -42,6 +43,10 @@ public class ModelMetadataTest {
                 ],
                 "dtype": "float32"
               },
+              "labels": [
+                "negative",
+                "positive"
+              ],
               "ids": {
                 "pad": 0,
                 "start": 1,
@@ -49,17 +54,17 @@ public class ModelMetadataTest {
               },
               "threshold": 0.5,
               "vocab_size": 20000,
-              "reset_variables": true,
+              "reset_variables": false,
               "test_accuracy": 0.8396
             }
             """.replace("SHA256", ABC_SHA256);
 
     /** Valid metadata on one line, for the single-field variations below; describes the bytes "abc". */
-    private static final String VALID = "{\"format\": \"lowbit-android-model/1\", \"task\": \"imdb-lstm\", "
+    private static final String VALID = "{\"format\": \"lowbit-android-model/2\", \"task\": \"imdb-lstm\", "
             + "\"scheme\": \"tc\", \"model_file\": \"model.tflite\", \"vocab_file\": \"vocab.txt\", "
             + "\"sha256\": \"" + ABC_SHA256 + "\", \"size_bytes\": 3, \"bits_per_weight\": 2.29, "
             + "\"sequence_length\": 80, \"input\": {\"shape\": [1, 80], \"dtype\": \"int32\"}, "
-            + "\"output\": {\"shape\": [1, 1], \"dtype\": \"float32\"}, "
+            + "\"output\": {\"shape\": [1, 1], \"dtype\": \"float32\"}, \"labels\": [\"negative\", \"positive\"], "
             + "\"ids\": {\"pad\": 0, \"start\": 1, \"oov\": 2}, \"threshold\": 0.5, \"vocab_size\": 20000, "
             + "\"reset_variables\": true, \"test_accuracy\": 0.8396}";
 
@@ -93,7 +98,8 @@ public class ModelMetadataTest {
         assertArrayEquals(new int[] {1, 1}, metadata.outputShape());
         assertEquals(0.5, metadata.threshold(), 0.0);
         assertEquals(20000, metadata.vocabSize());
-        assertTrue(metadata.resetVariables());
+        assertFalse(metadata.resetVariables());
+        assertEquals(Arrays.asList("negative", "positive"), metadata.labels());
         assertEquals(0.8396, metadata.testAccuracy().getAsDouble(), 0.0);
     }
 
@@ -122,11 +128,30 @@ public class ModelMetadataTest {
     }
 
     @Test
-    public void rejectsTheWrongFormatOrTask() {
-        assertInvalid(validWith("lowbit-android-model/1", "lowbit-android-model/2"),
-                "format must be \"lowbit-android-model/1\", found \"lowbit-android-model/2\"");
-        assertInvalid(validWith("\"imdb-lstm\"", "\"mnist-lstm\""), "task must be an imdb-* text task");
-        assertInvalid(validWith("\"imdb-lstm\"", "\"IMDB-lstm\""), "task must be an imdb-* text task");
+    public void rejectsTheWrongFormatOrAnEmptyTask() {
+        assertInvalid(validWith("lowbit-android-model/2", "lowbit-android-model/1"),
+                "format must be \"lowbit-android-model/2\", found \"lowbit-android-model/1\"");
+        assertInvalid(validWith("\"imdb-lstm\"", "\"\""), "task must not be empty");
+        assertEquals("user", ModelMetadata.parse(validWith("\"imdb-lstm\"", "\"user\"")).task());
+    }
+
+    @Test
+    public void readsMultiClassLabelsAndTheirOutputShape() {
+        ModelMetadata metadata = ModelMetadata.parse(validWith("[\"negative\", \"positive\"]", "[\"de\", \"en\", \"es\"]")
+                .replace("[1, 1]", "[1, 3]"));
+        assertEquals(Arrays.asList("de", "en", "es"), metadata.labels());
+        assertArrayEquals(new int[] {1, 3}, metadata.outputShape());
+    }
+
+    @Test
+    public void rejectsBadLabels() {
+        assertInvalid(validWith("[\"negative\", \"positive\"]", "[\"only\"]"), "labels must name at least two classes");
+        assertInvalid(validWith("[\"negative\", \"positive\"]", "[\"a\", \"a\"]"), "labels must be distinct");
+        assertInvalid(validWith("[\"negative\", \"positive\"]", "[\"a\", 1]"), "labels must be non-empty strings");
+        assertInvalid(validWith("[\"negative\", \"positive\"]", "[\"a\", \"\"]"), "labels must be non-empty strings");
+        assertInvalid(validWith(", \"labels\": [\"negative\", \"positive\"]", ""), "labels is missing");
+        assertInvalid(validWith("[\"negative\", \"positive\"]", "[\"a\", \"b\", \"c\"]"),
+                "output.shape must be [1, 3], found [1, 1]");
     }
 
     @Test

@@ -19,8 +19,8 @@ import org.tensorflow.lite.Interpreter;
 import org.tensorflow.lite.Tensor;
 
 import dev.lowbit.demo.core.ModelMetadata;
-import dev.lowbit.demo.core.Sentiment;
-import dev.lowbit.demo.core.SentimentPipeline;
+import dev.lowbit.demo.core.Classification;
+import dev.lowbit.demo.core.TextPipeline;
 import dev.lowbit.demo.core.Vocabulary;
 
 /**
@@ -30,7 +30,7 @@ import dev.lowbit.demo.core.Vocabulary;
  * <p>{@link #classify} and {@link #close} are synchronized; the app moreover confines the
  * instance to its single inference thread.
  */
-final class SentimentModel implements AutoCloseable {
+final class TextClassifier implements AutoCloseable {
 
     /** The asset {@code lowbit deploy} writes last; without it nothing is bundled. */
     static final String METADATA_ASSET = "model.json";
@@ -45,11 +45,11 @@ final class SentimentModel implements AutoCloseable {
     }
 
     private final ModelMetadata metadata;
-    private final SentimentPipeline pipeline;
+    private final TextPipeline pipeline;
     private final Interpreter interpreter;
     private boolean closed;
 
-    private SentimentModel(ModelMetadata metadata, SentimentPipeline pipeline, Interpreter interpreter) {
+    private TextClassifier(ModelMetadata metadata, TextPipeline pipeline, Interpreter interpreter) {
         this.metadata = metadata;
         this.pipeline = pipeline;
         this.interpreter = interpreter;
@@ -58,14 +58,14 @@ final class SentimentModel implements AutoCloseable {
     /**
      * Loads and cross-checks the bundled model: the metadata is valid, the vocabulary has
      * {@code vocab_size} tokens and the recorded sha256, the model file has the recorded size and sha256, and the
-     * interpreter's tensors are one int32 {@code [1, L]} input and one float32 {@code [1, 1]}
+     * interpreter's tensors are one int32 {@code [1, L]} input and one float32 {@code [1, K]}
      * output matching the metadata.
      *
      * @throws NoModelBundledException if there is no {@code model.json}
      * @throws IOException if an asset named by the metadata is missing or unreadable
      * @throws IllegalArgumentException if anything does not match; the message says what
      */
-    static SentimentModel load(AssetManager assets, int threads) throws IOException {
+    static TextClassifier load(AssetManager assets, int threads) throws IOException {
         if (!Arrays.asList(assets.list("")).contains(METADATA_ASSET)) {
             throw new NoModelBundledException();
         }
@@ -73,7 +73,7 @@ final class SentimentModel implements AutoCloseable {
         byte[] vocabularyBytes = readBytes(assets, metadata.vocabFile());
         metadata.checkVocabularyFile(vocabularyBytes);
         Vocabulary vocabulary = Vocabulary.load(new ByteArrayInputStream(vocabularyBytes));
-        SentimentPipeline pipeline = new SentimentPipeline(vocabulary, metadata);
+        TextPipeline pipeline = new TextPipeline(vocabulary, metadata);
         MappedByteBuffer model = mapAsset(assets, metadata.modelFile());
         metadata.checkModelFile(model);
         Interpreter interpreter = new Interpreter(model, new Interpreter.Options().setNumThreads(threads));
@@ -81,7 +81,7 @@ final class SentimentModel implements AutoCloseable {
             if (interpreter.getInputTensorCount() != 1 || interpreter.getOutputTensorCount() != 1) {
                 throw new IllegalArgumentException(metadata.modelFile() + " has "
                         + interpreter.getInputTensorCount() + " inputs and " + interpreter.getOutputTensorCount()
-                        + " outputs; the app feeds one sequence and reads one score");
+                        + " outputs; the app feeds one sequence and reads one row of scores");
             }
             checkTensor("input", interpreter.getInputTensor(0), metadata.inputShape(), DataType.INT32);
             checkTensor("output", interpreter.getOutputTensor(0), metadata.outputShape(), DataType.FLOAT32);
@@ -89,7 +89,7 @@ final class SentimentModel implements AutoCloseable {
             interpreter.close();
             throw e;
         }
-        return new SentimentModel(metadata, pipeline, interpreter);
+        return new TextClassifier(metadata, pipeline, interpreter);
     }
 
     ModelMetadata metadata() {
@@ -97,19 +97,22 @@ final class SentimentModel implements AutoCloseable {
     }
 
     /**
-     * Classifies {@code text}. The fused LSTM keeps its state in variable tensors, so they are
-     * reset before every run; the latency covers the reset and the run.
+     * Classifies {@code text}. lowbit's files keep no state between runs; a file that does
+     * ({@code reset_variables} in the metadata, e.g. a fused LSTM) has its variable tensors reset
+     * before every run, and the latency covers the reset and the run.
      *
      * @throws IllegalStateException after {@link #close}
      */
-    synchronized Sentiment classify(String text) {
+    synchronized Classification classify(String text) {
         if (closed) {
             throw new IllegalStateException("the model is closed");
         }
-        SentimentPipeline.Encoded input = pipeline.encode(text);
+        TextPipeline.Encoded input = pipeline.encode(text);
         float[][] output = pipeline.newOutput();
         long start = System.nanoTime();
-        interpreter.resetVariableTensors();
+        if (metadata.resetVariables()) {
+            interpreter.resetVariableTensors();
+        }
         interpreter.run(input.modelInput(), output);
         double latencyMs = (System.nanoTime() - start) / 1e6;
         return pipeline.decode(input, output, latencyMs);

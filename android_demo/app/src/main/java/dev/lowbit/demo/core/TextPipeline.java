@@ -4,7 +4,7 @@ package dev.lowbit.demo.core;
  * Text in, model arrays out, and back: everything between the text box and the interpreter, so
  * the Android layer only moves arrays. Immutable and thread-safe.
  */
-public final class SentimentPipeline {
+public final class TextPipeline {
 
     /** A text ready for the model: its {@code int[1][L]} input and its token count. */
     public static final class Encoded {
@@ -34,7 +34,7 @@ public final class SentimentPipeline {
      * @throws IllegalArgumentException if the vocabulary's size is not the metadata's
      *     {@code vocab_size}
      */
-    public SentimentPipeline(Vocabulary vocabulary, ModelMetadata metadata) {
+    public TextPipeline(Vocabulary vocabulary, ModelMetadata metadata) {
         if (vocabulary.size() != metadata.vocabSize()) {
             throw new IllegalArgumentException(metadata.vocabFile() + " has " + vocabulary.size()
                     + " tokens but model.json says vocab_size " + metadata.vocabSize());
@@ -53,20 +53,22 @@ public final class SentimentPipeline {
         return new Encoded(new int[][] {Vocabulary.sequenceOf(ids, metadata.sequenceLength())}, ids.length);
     }
 
-    /** A fresh {@code float[1][1]} for the interpreter to write the score into. */
+    /** A fresh {@code float[1][K]} for the interpreter to write the scores into. */
     public float[][] newOutput() {
-        return new float[1][1];
+        return new float[1][metadata.outputShape()[1]];
     }
 
     /**
-     * The classification of {@code input} given the interpreter's {@code output}.
+     * The classification of {@code input} given the interpreter's {@code output}, with the
+     * metadata's labels and threshold.
      *
-     * @throws IllegalArgumentException if {@code output} is not {@code [1][1]}
+     * @throws IllegalArgumentException if {@code output} is not {@code [1][K]}
      */
-    public Sentiment decode(Encoded input, float[][] output, double latencyMs) {
-        if (output.length != 1 || output[0].length != 1) {
-            throw new IllegalArgumentException("model output must be float[1][1]");
+    public Classification decode(Encoded input, float[][] output, double latencyMs) {
+        int k = metadata.outputShape()[1];
+        if (output.length != 1 || output[0].length != k) {
+            throw new IllegalArgumentException("model output must be float[1][" + k + "]");
         }
-        return Sentiment.of(output[0][0], metadata.threshold(), input.tokens(), latencyMs);
+        return Classification.of(output[0], metadata.labels(), metadata.threshold(), input.tokens(), latencyMs);
     }
 }
