@@ -16,8 +16,8 @@ loss                               targets           decision (agreement) and te
 ``mse`` / ``mae``                  any real          none (a regression); the metric
 =================================  ================  =====================================
 
-A sequence tagger (``TimeDistributed`` output) decides per step; two models agree on an example
-when every step agrees. The user's model must have one input and one output; its weights are the
+A sequence tagger (``TimeDistributed`` output) decides per step, and the agreement of two models
+counts every step's decision. The user's model must have one input and one output; its weights are the
 float baseline. Without a model (a text folder), lowbit's default text classifier is built:
 ``Embedding(V, 64) -> LSTM(64) -> Dense(1, sigmoid)`` for two labels, ``Dense(K, softmax)`` for K.
 """
@@ -348,7 +348,8 @@ def task(spec: UserSpec):
         inputs=InputKind.TEXT if spec.inputs == "text" else InputKind.TENSORS,
         test_metric=spec.metric if not classification else "accuracy",
         score=lambda truth, outputs: score(spec, truth, outputs),
-        decide=(lambda outputs: decisions(spec, outputs)) if classification else None,
+        # every decision counts on its own in the agreement of two models (a tagger: every step)
+        decide=(lambda outputs: decisions(spec, outputs).reshape(-1)) if classification else None,
         labels=tuple(spec.labels) if spec.labels else None,
         max_tokens=spec.max_tokens,
         load_test_texts=(lambda data_dir=None: _test_texts(spec)) if spec.inputs == "text" else None,

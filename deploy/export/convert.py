@@ -12,8 +12,9 @@ rename), the manifest last, so a failure leaves the previous artifacts untouched
                                     "tensors": [{"name", "shape", "scheme", "bits", "bytes",
                                                  "scale", ...}, ...]}, ...}}
 
-``bits_per_weight`` is 8 × (bytes of every stored quantized tensor, scales included for the ONNX
-embedding) / (number of quantized weights of the Keras model).
+``bits_per_weight`` is 8 × (bytes of every stored quantized tensor, its scales included: the ONNX
+embedding's per-row and the ``.tflite`` loop kernels' per-channel float32 scales) / (number of
+quantized weights of the Keras model); ``code_bits_per_weight`` counts the codes alone.
 """
 
 from __future__ import annotations
@@ -134,11 +135,13 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
             blob = onnx_export.convert_keras_model(model, scheme=scheme, keep_float=keep_float)
             tensors = onnx_export.stored_tensors(blob)
         stored = sum(t["bytes"] for t in tensors)
+        codes = sum(t["code_bytes"] for t in tensors)
         blobs[FILENAMES[fmt]] = blob
         artifacts[FILENAMES[fmt]] = {
             "format": fmt, "sha256": hashlib.sha256(blob).hexdigest(), "size_bytes": len(blob),
             "batch_size": batch_size if fmt == "tflite" else None,
             "bits_per_weight": round(8 * stored / n_weights, 4) if n_weights else 32.0,
+            "code_bits_per_weight": round(8 * codes / n_weights, 4) if n_weights else 32.0,
             "tensors": tensors,
         }
     manifest_path = run_dir / MANIFEST

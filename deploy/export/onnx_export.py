@@ -303,11 +303,14 @@ class _Builder:
         self.stored: list[dict] = []  # one entry per packed tensor, for the manifest
 
     def record(self, name: str, shape, bits: int, stored_bytes: int, scale: float, layout: str,
-               read_from: str) -> None:
-        """``read_from``: the graph value that holds the unpacked tensor (see :func:`read_weights`)."""
+               read_from: str, *, code_bytes: int | None = None) -> None:
+        """``read_from``: the graph value that holds the unpacked tensor (see :func:`read_weights`);
+        ``stored_bytes`` counts everything stored for the tensor (codes and scales),
+        ``code_bytes`` the codes alone (default: all of it)."""
         self.stored.append({"name": name, "shape": [int(d) for d in shape], "scheme": self.scheme,
-                            "bits": bits, "bytes": int(stored_bytes), "scale": float(scale), "layout": layout,
-                            "read_from": read_from})
+                            "bits": bits, "bytes": int(stored_bytes),
+                            "code_bytes": int(stored_bytes if code_bytes is None else code_bytes),
+                            "scale": float(scale), "layout": layout, "read_from": read_from})
 
     def name(self, base: str) -> str:
         self.count += 1
@@ -370,7 +373,7 @@ def _gather_block_quantized(b: _Builder, node, table: np.ndarray, scheme: str) -
             byte |= (bits[..., j] << (2 * j + 1)) | (bits[..., 4 + j] << (2 * j))
         packed = b.const(f"{node.input[0]}/packed1", byte)
         b.record(node.input[0], table.shape, 1, byte.size + 4 * vocab, alpha,  # + the [V, 1] scales
-                 "widened to GatherBlockQuantized 2-bit at load", node.output[0])
+                 "widened to GatherBlockQuantized 2-bit at load", node.output[0], code_bytes=byte.size)
         odd, ones = b.const("odd", np.array(0xAA, np.uint8)), b.const("ones", np.array(0x55, np.uint8))
         low = b.node("BitwiseOr", [b.node("BitwiseAnd", [packed, odd], "odd"), ones], "low")
         shifted = b.node("BitShift", [packed, b.const("one", np.array(1, np.uint8))], "shl", direction="LEFT")
@@ -384,7 +387,7 @@ def _gather_block_quantized(b: _Builder, node, table: np.ndarray, scheme: str) -
         packed_q = packing.pack(q, 2)
         data = b.const(f"{node.input[0]}/packed2", packed_q.reshape(vocab, dim // 4))
         b.record(node.input[0], table.shape, 2, packed_q.size + 4 * vocab, alpha,  # + the [V, 1] scales
-                 "GatherBlockQuantized 2-bit in RAM", node.output[0])
+                 "GatherBlockQuantized 2-bit in RAM", node.output[0], code_bytes=packed_q.size)
     block = max(16, 1 << (dim - 1).bit_length())
     scales = b.const("scales", np.full((vocab, 1), alpha, np.float32))
     out = b.node("GatherBlockQuantized", [data, node.input[1], scales], "embedding", domain=MS_DOMAIN,

@@ -368,6 +368,7 @@ def stored_tensors(flat: bytes, *, scheme: str) -> list[dict]:
                               "scheme": scheme, "bits": BITS_OF_TYPE[tensor.type],
                               # + 4 bytes per scale: what a per-channel tensor stores besides its codes
                               "bytes": int(len(data)) + 4 * np.size(tensor.quantization.scale),
+                              "code_bytes": int(len(data)),
                               "scale": float(np.max(tensor.quantization.scale)),
                               "scales": int(np.size(tensor.quantization.scale))})
     return found
