@@ -53,7 +53,7 @@ def log(message: str) -> None:
 
 def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = None,
         finetune_epochs: int | None = None, runs_dir="runs/main", data_dir=None, limit: int | None = None,
-        seed: int = 0, learning_rate: float = recipe.FLOAT_LEARNING_RATE,
+        seed: int = 0, learning_rate: float | None = None,
         finetune_learning_rate: float = recipe.FINETUNE_LEARNING_RATE,
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
@@ -62,7 +62,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
     (:mod:`lowbit.models.user`): ``epochs`` float epochs (default 0 with a model: its weights are
-    the baseline; the preset's without one), ``finetune_epochs`` QAT epochs per scheme."""
+    the baseline; the preset's without one) at ``learning_rate`` (default: the learning rate saved
+    with the model's optimizer, else lowbit's recipe), ``finetune_epochs`` QAT epochs per scheme."""
     from lowbit.models.user import USER_TASK
     from lowbit.pipeline.train.loop import TrainConfig
 
@@ -88,6 +89,11 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         common.update(model=None if model is None else str(model), data=str(data), loss=loss, metric=metric,
                       keep_float=list(keep_float), vocab_size=vocab_size, max_tokens=max_tokens)
     float_epochs = epochs if epochs is not None else (0 if model is not None else chosen.epochs)
+    if model is not None and learning_rate is None:  # the user's own optimizer setting, when saved
+        from lowbit.models.user import saved_learning_rate
+
+        learning_rate = saved_learning_rate(model)
+    learning_rate = learning_rate or recipe.FLOAT_LEARNING_RATE
     fp_dir = runs_dir / f"{task}-fp"
     configs = [TrainConfig(scheme="fp", out=str(fp_dir), epochs=float_epochs,
                            learning_rate=learning_rate, **common)]

@@ -130,6 +130,16 @@ def _compiled(model_path: Path) -> tuple[object, object]:
     return loss, metric
 
 
+def saved_learning_rate(model_path) -> float | None:
+    """The learning rate of the optimizer saved with a model file, None when there is none."""
+    from lowbit.pipeline import model_files
+
+    compiled = model_files.stored_config(model_path)["compile"] or {}
+    optimizer = compiled.get("optimizer_config") or compiled.get("optimizer") or {}
+    rate = (optimizer.get("config") or {}).get("learning_rate") if isinstance(optimizer, dict) else None
+    return float(rate) if isinstance(rate, (int, float)) and rate > 0 else None
+
+
 def load_model(path):
     """The user's float model from ``path`` (``.h5`` or ``.keras``), checked to be one the chain
     takes: loadable without running code, one input, one output."""

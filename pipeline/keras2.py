@@ -37,5 +37,7 @@ with _quiet_native_stderr():
     import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
+# tf-keras' H5 compile-and-optimizer restore, which lowbit.pipeline.qat.load_saved reuses.
+from tf_keras.src.saving.legacy import hdf5_format as h5_saving, saving_utils  # noqa: E402
 
-__all__ = ["keras", "tf", "tfmot"]
+__all__ = ["keras", "tf", "tfmot", "h5_saving", "saving_utils"]

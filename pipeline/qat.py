@@ -140,14 +140,15 @@ def _rename_references(text: str, renamed: dict) -> str:
 def _compile_with_saved_state(model, path, training: dict) -> None:
     """Compile as the file says and restore its optimizer's state, or ``ValueError``."""
     import h5py
-    from tf_keras.src.saving.legacy import hdf5_format, saving_utils
+
+    from lowbit.pipeline.keras2 import h5_saving, saving_utils
 
     model.compile(**saving_utils.compile_args_from_training_config(training), from_serialized=True)
     saving_utils.try_build_compiled_arguments(model)
     with h5py.File(path, "r") as f:
         if "optimizer_weights" not in f:
             return
-        values = [np.asarray(v) for v in hdf5_format.load_optimizer_weights_from_hdf5_group(f)]
+        values = [np.asarray(v) for v in h5_saving.load_optimizer_weights_from_hdf5_group(f)]
     model.optimizer.build(model.trainable_variables)
     model.optimizer.set_weights(values)
 

@@ -30,7 +30,9 @@ def test_bundle_writes_model_vocabulary_and_metadata(converted_runs, app):
     written = json.loads((assets / "model.json").read_text())
     assert written == {k: v for k, v in metadata.items() if k != "skipped"} and metadata["skipped"] is False
     manifest = json.loads((run / "manifest.json").read_text())["artifacts"]["model.tflite"]
-    assert written["format"] == "lowbit-android-model/1" and written["scheme"] == "tc"
+    assert written["format"] == "lowbit-android-model/2" and written["scheme"] == "tc"
+    assert written["labels"] == ["negative", "positive"] and written["output"] == {"shape": [1, 1], "dtype": "float32"}
+    assert written["reset_variables"] is False  # the files keep no state between runs
     assert written["sha256"] == manifest["sha256"] and written["size_bytes"] == manifest["size_bytes"]
     assert written["input"] == {"shape": [1, 80], "dtype": "int32"} and written["sequence_length"] == 80
     assert written["ids"] == {"pad": 0, "start": 1, "oov": 2} and written["threshold"] == 0.5
@@ -90,3 +92,47 @@ def test_cli_deploy_prints_the_next_steps(converted_runs, app):
     assert done.returncode == 0, done.stderr
     assert "gradlew installDebug" in done.stdout and "now holds the imdb-lstm tc model" in done.stdout
     assert Predictor(app / android.ASSETS / "model.tflite").seq_len == 80  # the bundle is a usable artifact set
+
+
+@pytest.fixture(scope="module")
+def multi_class_run(tmp_path_factory):
+    """A converted run of lowbit's default text classifier on a 3-label corpus, untrained (0 float
+    epochs: the chain, not the accuracy, is under test)."""
+    from lowbit.deploy.export.convert import convert_run
+    from lowbit.models.user import USER_TASK
+    from lowbit.pipeline.train.loop import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("corpus")
+    words = {"de": "der die das und nicht", "en": "the and not with this", "es": "el la los que por"}
+    for split, count in (("train", 8), ("test", 3)):
+        for label, text in words.items():
+            (root / split / label).mkdir(parents=True)
+            for k in range(count):
+                (root / split / label / f"{k}.txt").write_text(f"{text} {k}")
+    run = root.parent / "run"
+    train(TrainConfig(task=USER_TASK, scheme="fp", out=str(run), data=str(root), epochs=0, vocab_size=40,
+                      max_tokens=8), progress=False)
+    convert_run(run, formats=("tflite",))
+    return run
+
+
+def test_a_multi_class_run_bundles_its_label_names(multi_class_run, app):
+    from ai_edge_litert.interpreter import Interpreter
+
+    written = android.bundle(multi_class_run, app)
+    assert written["labels"] == ["de", "en", "es"] and written["output"]["shape"] == [1, 3]
+    assert written["task"] == "user" and written["input"]["shape"] == [1, 8]
+    assets = app / android.ASSETS
+    interpreter = Interpreter(model_path=str(assets / "model.tflite"))  # what the app runs
+    interpreter.allocate_tensors()
+    vocab = Vocabulary.load(assets / "vocab.txt")
+    texts = ["the and not", "der die das", "el la los"]
+    rows = []
+    for text in texts:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], vocab.sequence(text, 8)[None])
+        interpreter.invoke()
+        rows.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    results = list(Predictor(multi_class_run / "model.tflite").results(texts))
+    for row, result in zip(rows, results):
+        assert result["label"] == written["labels"][int(np.argmax(row))]
+        assert result["scores"] == {name: round(float(p), 6) for name, p in zip(written["labels"], row)}

@@ -84,3 +84,26 @@ def test_same_ids_on_edge_cases_and_raw_bytes(java_classes, reviews_and_vocab):
     python, java = tokenized_by_both(java_classes, vocab_path, stdin)
     assert python.count(b"\n") == sum(t.count("\n") + 1 for t in EDGE_CASES) + 4  # one case holds a LF
     assert python == java
+
+
+@pytest.fixture(scope="module")
+def langid_texts_and_vocab(tmp_path_factory):
+    """The multi-class example corpus (8 languages of Debian's fortunes, downloaded once and
+    sha256-checked), its vocabulary from the training split as lowbit run builds it, and every
+    test text."""
+    from lowbit.pipeline.data import corpora, user
+
+    root = corpora.write("fortunes-langid", tmp_path_factory.mktemp("langid") / "corpus", progress=False)
+    splits = user.text_folder_splits(root, vocab_size=20_000, max_tokens=40)
+    vocab_path = root.parent / "vocab.txt"
+    splits.artifacts["vocab.txt"](vocab_path)
+    return user.read_texts(root, "test", user.text_labels(root)).texts, vocab_path
+
+
+def test_same_ids_on_every_test_text_of_the_multi_class_corpus(java_classes, langid_texts_and_vocab):
+    texts, vocab_path = langid_texts_and_vocab
+    assert len(texts) == 3200  # 400 per language
+    stdin = "\n".join(t.replace("\n", " ") for t in texts).encode("utf-8") + b"\n"
+    python, java = tokenized_by_both(java_classes, vocab_path, stdin)
+    assert python.count(b"\n") == len(texts) and python == java
+    assert any(not line.endswith(b" 2") for line in python.splitlines())  # words of the vocabulary, not only OOV

@@ -6,7 +6,7 @@ rename), the manifest last, so a failure leaves the previous artifacts untouched
 
 ``manifest.json``::
 
-    {"task": ..., "scheme": ..., "source": {"file": "model.h5", "sha256": ...},
+    {"task": ..., "scheme": ..., "export_version": 2, "source": {"file": "model.h5", "sha256": ...},
      "artifacts": {"model.tflite": {"format": "tflite", "sha256": ..., "size_bytes": ...,
                                     "batch_size": 1, "bits_per_weight": 2.3,
                                     "tensors": [{"name", "shape", "scheme", "bits", "bytes",
@@ -27,6 +27,10 @@ from lowbit.pipeline import atomic, json_files, locks, model_files
 from lowbit.pipeline.downloads import file_hash
 
 FORMATS = ("tflite", "onnx")
+# The form of the files this lowbit writes; a manifest of another form is not current, so upgrading
+# lowbit converts again. 2: recurrent layers as WHILE loops of FULLY_CONNECTED with per-channel
+# INT2/INT4 weights (1: fused LSTM with int8 gates), bidirectional ONNX weights packed per direction.
+EXPORT_VERSION = 2
 FILENAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
 MANIFEST = "manifest.json"
 
@@ -48,7 +52,8 @@ def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1) -> bool:
     if not manifest_path.is_file() or not model_path.is_file():
         return False
     manifest = json.loads(manifest_path.read_text())
-    if manifest.get("source", {}).get("sha256") != file_hash(model_path, "sha256"):
+    if manifest.get("source", {}).get("sha256") != file_hash(model_path, "sha256") \
+            or manifest.get("export_version") != EXPORT_VERSION:
         return False
     for fmt in parse_formats(",".join(formats)):
         name = FILENAMES[fmt]
@@ -151,10 +156,11 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
     except (ValueError, UnicodeDecodeError):
         previous = {}  # a damaged manifest describes nothing worth keeping
     if not isinstance(previous, dict) or not isinstance(previous.get("source"), dict) \
-            or previous["source"].get("sha256") != source_sha or not isinstance(previous.get("artifacts"), dict):
-        previous = {}  # artifacts of another model.h5 are not carried over
+            or previous["source"].get("sha256") != source_sha or not isinstance(previous.get("artifacts"), dict) \
+            or previous.get("export_version") != EXPORT_VERSION:
+        previous = {}  # artifacts of another model.h5, or of another lowbit's export, are not carried over
     manifest = {
-        "task": config["task"], "scheme": scheme,
+        "task": config["task"], "scheme": scheme, "export_version": EXPORT_VERSION,
         **({"user_task": spec.to_json()} if spec else {}),
         **({"keep_float": list(keep_float)} if keep_float else {}),
         "source": {"file": model_path.name, "sha256": source_sha},
