@@ -4,11 +4,11 @@ tensorflow-model-optimization and exported packed to ``.tflite`` and ``.onnx``.
 The public Python API, imported lazily (``lowbit --help`` must not load TensorFlow)::
 
     quantize(w, scheme, *, distribution="normal", scale="none") -> np.ndarray   # numpy reference
-    quantize_model(model, scheme, *, distribution="normal", scale="tensor") -> keras.Model
+    quantize_model(model, scheme, *, distribution="normal", scale="tensor", keep_float=()) -> keras.Model
     strip(qat_model) -> keras.Model            # plain float model whose weights are the quantized values
     quantize_scope()                           # context for loading saved QAT models
-    convert_to_tflite(model, *, scheme, batch_size=1) -> bytes
-    convert_to_onnx(model, *, scheme) -> bytes
+    convert_to_tflite(model, *, scheme, batch_size=1, keep_float=()) -> bytes
+    convert_to_onnx(model, *, scheme, batch_size=None, keep_float=()) -> bytes
     convert_run(run_dir, *, formats=("tflite", "onnx"), batch_size=1) -> dict   # writes the files
     evaluate(run_dirs, *, out_dir, baseline="fp", ...) -> dict                  # the report
     SCHEMES, Scheme, get_scheme, TASKS, Task, get_task
