@@ -83,6 +83,21 @@ def test_markdown_has_one_row_per_artifact_and_the_targets(report):
     assert "## Targets" in text and "latency p50 (1 thread) ≤ 0.5× fp" in text
 
 
+def test_markdown_lists_the_layers_kept_float(report):
+    import copy
+
+    from lowbit.deploy.evaluation.report import markdown
+
+    written = json.loads((report / "report.json").read_text())
+    assert "kept float" not in markdown(written)
+    edited = copy.deepcopy(written)
+    for a in edited["artifacts"]:
+        a["keep_float"] = ["positive"] if a["scheme"] != "fp" else []
+    schemes = sorted({a["scheme"] for a in edited["artifacts"]} - {"fp"})
+    assert schemes and ("Layers kept float (not quantized, stored as float32): "
+                        + "; ".join(f"{s}: positive" for s in schemes) + ".") in markdown(edited)
+
+
 def test_refusals(converted_runs, tmp_path):
     with pytest.raises(ValueError, match="need exactly one fp run"):
         evaluate([converted_runs["tc"]], out_dir=tmp_path, limit=10, runs=1)

@@ -65,7 +65,7 @@ def test_resume_rules(tmp_path, shared_data):
     [
         ({"task": "mnist"}, "imdb-lstm"),
         ({"scheme": "int8"}, "fp, bc, tc, qc"),
-        ({"epochs": 0}, "epochs must be positive"),
+        ({"epochs": -1}, "epochs must be 0 or more"),
         ({"batch_size": -1}, "batch_size must be positive"),
         ({"data_dir": "/nonexistent/dir"}, "does not exist"),
         ({"strategy": "tpu"}, "default, mirrored"),

@@ -170,3 +170,72 @@ def test_codes_take_the_formats_width(user_run):
             continue
         width = (ONNX_BITS if a["format"] == "onnx" else TFLITE_BITS)[a["scheme"]]
         assert width <= a["code_bits_per_weight"] <= 1.15 * width, a
+
+
+def _wrapped(inner, merge):
+    def build():
+        inp = keras.Input((10,), dtype="int32")
+        h = L.Embedding(40, 8)(inp)
+        h = L.Bidirectional(inner(6), merge_mode=merge)(h)
+        return keras.Model(inp, L.Dense(3, activation="softmax", name="head")(h))
+    return build
+
+
+def _conv2d():
+    inp = keras.Input((8, 8, 1))
+    h = L.Conv2D(4, 3)(inp)
+    h = L.Reshape((6, 24))(h)
+    h = L.GRU(5)(h)
+    return keras.Model(inp, L.Dense(2, name="head")(h))
+
+
+EXPORT_CASES = {f"Bidirectional({inner.__name__}, {merge})": _wrapped(inner, merge)
+                for inner in (L.LSTM, L.GRU, L.SimpleRNN) for merge in ("concat", "sum", "ave", "mul")}
+EXPORT_CASES["Conv2D -> GRU"] = _conv2d
+
+
+@pytest.mark.parametrize("keep_float", [(), ("head",)], ids=["all quantized", "head kept float"])
+@pytest.mark.parametrize("name", list(EXPORT_CASES))
+def test_layer_exports_exactly_to_both_formats(name, keep_float):
+    """Random weights, stripped TC model: every quantized weight in both files, the kept-float
+    Dense stored as float32 in both, ONNX outputs equal Keras' (it computes these in float),
+    LiteRT's hybrid loops within a quantization step."""
+    from lowbit.deploy.export import onnx_export, tflite_export
+    from lowbit.deploy.export.weights import quantized_tensors
+    from lowbit.deploy.runtime.artifacts import Artifact
+    from lowbit.deploy.runtime.runtimes import load
+    from lowbit.pipeline import qat
+
+    keras.utils.set_random_seed(0)
+    model = qat.strip(qat.quantize_model(EXPORT_CASES[name](), "tc", keep_float=keep_float))
+    rng = np.random.default_rng(0)
+    shape = (64,) + tuple(model.inputs[0].shape[1:])
+    x = rng.integers(0, 40, shape).astype(np.int32) if model.inputs[0].dtype == "int32" else \
+        rng.normal(size=shape).astype(np.float32)
+    reference = model.predict(x, verbose=0)
+    tensors = quantized_tensors(model, "tc", keep_float=keep_float)
+    assert ("head/kernel" in [t.name for t in tensors]) == (not keep_float)
+    flat = tflite_export.convert_keras_model(model, scheme="tc", keep_float=keep_float)
+    blob = onnx_export.convert_keras_model(model, scheme="tc", keep_float=keep_float)
+    onnx_out = load(Artifact(path=None, format="onnx", content=blob, manifest=None)).predict(x)
+    tflite_out = load(Artifact(path=None, format="tflite", content=flat, manifest=None)).predict(x)
+    assert np.abs(onnx_out - reference).max() <= 1e-5
+    assert np.abs(tflite_out - reference).max() <= 2e-2
+    for fmt, stored in (("tflite", _tflite_tensors_from(flat)), ("onnx", list(onnx_export.read_weights(blob).values()))):
+        for t in tensors:  # LiteRT: merge_mode="ave" is folded into the head's kernel as codes × α/2
+            scale = (lambda v: v / np.max(np.abs(v))) if fmt == "tflite" and "ave" in name else (lambda v: v)
+            assert any(v.size == t.values.size and np.array_equal(_sorted(scale(v)), _sorted(scale(t.values)))
+                       for v in stored), (fmt, t.name)
+    head = model.get_layer("head").get_weights()[0]
+    packed_sizes = [e["shape"] for e in onnx_export.stored_tensors(blob)]
+    assert (list(head.shape) in packed_sizes or list(head.T.shape) in packed_sizes) == (not keep_float)
+
+
+def _tflite_tensors_from(flat: bytes):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.tflite"
+        path.write_bytes(flat)
+        return _tflite_tensors(path)

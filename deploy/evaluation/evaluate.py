@@ -189,6 +189,7 @@ def _measure_quality(measured, threads: int, progress: bool) -> None:
             "sha256": m.artifact.sha256,
             "bits_per_weight": (m.artifact.entry or {}).get("bits_per_weight"),
             "code_bits_per_weight": (m.artifact.entry or {}).get("code_bits_per_weight"),
+            "keep_float": list((m.artifact.manifest or {}).get("keep_float", [])),
             "metric": test.metric, "value": test.value(outputs), "keras_value": test.value(reference),
             "agreement": test.agreement(outputs, reference),
             "max_abs_diff": float(np.max(np.abs(outputs.astype(np.float64) - reference))),

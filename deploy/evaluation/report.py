@@ -114,6 +114,9 @@ def markdown(report: dict) -> str:
         f"ratios (×) are against the `{report['baseline']}` artifact of the same format, measured in "
         "the same process.", "",
     ] + table(report)
+    kept = sorted({f"{a['scheme']}: {', '.join(a['keep_float'])}" for a in report["artifacts"] if a.get("keep_float")})
+    if kept:
+        lines += ["", "Layers kept float (not quantized, stored as float32): " + "; ".join(kept) + "."]
     lines += ["", "## Targets", "", "| artifact | check | value | |", "|---|---|---|---|"]
     for c in report["checks"]:
         lines.append(f"| {c['artifact']} | {c['check']} | {c['value']} | {'✅' if c['passed'] else '❌'} |")

@@ -114,21 +114,43 @@ def as_cell_loops(model):
     return rebuilt
 
 
+def _codes_of(values: np.ndarray) -> np.ndarray:
+    """``values`` over their largest magnitude (all zeros stay zeros)."""
+    largest = np.max(np.abs(values)) if values.size else 0
+    return values / largest if largest > 0 else values
+
+
 class Weights:
     """The quantized weights of a model, to recognise them in a converted graph by their values."""
 
     def __init__(self, tensors):
         self._sorted: dict[int, list[np.ndarray]] = {}
+        self._counts: list[dict[float, int]] = []  # value -> count, per tensor (a few values each)
         for values in tensors:
-            self._sorted.setdefault(values.size, []).append(np.sort(np.asarray(values, np.float32).ravel()))
+            flat = np.asarray(values, np.float32).ravel()
+            self._sorted.setdefault(values.size, []).append(np.sort(_codes_of(flat)))
+            unique, counts = np.unique(flat, return_counts=True)
+            self._counts.append(dict(zip(unique.tolist(), counts.tolist())))
 
     def holds(self, *parts: np.ndarray | None) -> bool:
-        """Whether ``parts`` together hold exactly the values of one quantized weight (a fused
-        LSTM's four gate matrices together are one Keras kernel)."""
+        """Whether ``parts`` together hold the codes of one quantized weight, in some order and
+        times any one scale: the converter transposes and splits kernels, and folds constant
+        factors into them (a Bidirectional's ``merge_mode="ave"`` halves the next Dense kernel).
+        A float weight is no codes × one scale and never matches."""
         if any(p is None for p in parts):
             return False
-        values = np.sort(np.concatenate([np.asarray(p, np.float32).ravel() for p in parts]))
-        return any(np.array_equal(values, s) for s in self._sorted.get(values.size, []))
+        values = np.concatenate([np.asarray(p, np.float32).ravel() for p in parts])
+        return any(np.array_equal(np.sort(_codes_of(values)), s) for s in self._sorted.get(values.size, []))
+
+    def holds_part(self, values: np.ndarray | None) -> bool:
+        """Whether ``values`` are a part of one quantized weight (every value one of its codes × α,
+        no value more often than there): a ConvLSTM2D's gate convolution holds a quarter of its
+        kernel."""
+        if values is None:
+            return False
+        unique, counts = np.unique(np.asarray(values, np.float32).ravel(), return_counts=True)
+        return any(all(known.get(v, 0) >= c for v, c in zip(unique.tolist(), counts.tolist()))
+                   for known in self._counts)
 
 
 # --------------------------------------------------------------------------- flatbuffer access
@@ -283,7 +305,7 @@ def dequantize_conv_filters(flat: bytes, *, scheme: str, weights: Weights) -> by
         for op in subgraph.operators:
             if opcode(model, op) in (OP.CONV_2D, OP.CONV_3D):
                 kernel = constant(model, subgraph, op.inputs[1])
-                if kernel is not None and np.any(kernel) and weights.holds(kernel):
+                if kernel is not None and np.any(kernel) and weights.holds_part(kernel):
                     dequantize = dequantize if dequantize is not None else _opcode_index(model, OP.DEQUANTIZE)
                     replaced = op.inputs[1]
                     ops.append(_low_bit_dequantize_op(model, subgraph, op, kernel, scheme, bits, dequantize))

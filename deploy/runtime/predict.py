@@ -57,10 +57,18 @@ class Predictor:
                                           "is not a token sequence; not a text model (use --npz for arrays)")
         self.seq_len = int(shape[1])
         self.labels = list(task.labels) if task is not None and task.labels else ["negative", "positive"]
+        self.width = 1 if len(self.labels) == 2 else len(self.labels)  # one sigmoid, or a score per label
+        if tuple(self.runner.output_shape[1:]) not in ((self.width,), ()):
+            raise artifacts.ArtifactError(f"{artifact.path}: output {list(self.runner.output_shape)}, but "
+                                          f"{len(self.labels)} labels need {self.width} score(s) per text")
 
     def outputs(self, texts: list[str]) -> np.ndarray:
         x = self.vocab.sequences(texts, self.seq_len)
-        return self.runner.predict(x).reshape(len(texts), -1).astype(np.float64)
+        out = self.runner.predict(x).reshape(len(texts), -1).astype(np.float64)
+        if out.shape[1] != self.width:
+            raise artifacts.ArtifactError(f"{self.artifact.path}: the model gave {out.shape[1]} scores per text, "
+                                          f"but its {len(self.labels)} labels need {self.width}")
+        return out
 
     def results(self, texts: Iterable[str], *, batch: int = 256) -> Iterator[dict]:
         pending: list[str] = []

@@ -93,8 +93,10 @@ class TrainConfig:
         quantizers.check_choices(self.scheme, self.distribution, self.scale)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; valid choices: {', '.join(STRATEGIES)}")
-        if self.epochs < 0 or self.batch_size <= 0:
-            raise ValueError(f"epochs must be 0 or more and batch_size positive, got {self.epochs} and {self.batch_size}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be 0 or more, got {self.epochs}")
+        if self.batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
         if self.patience <= 0 or not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"patience and learning rate must be positive and finite, got {self.patience} "
                              f"and {self.learning_rate}")
