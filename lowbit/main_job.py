@@ -57,7 +57,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         finetune_learning_rate: float = recipe.FINETUNE_LEARNING_RATE,
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
-        keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, progress: bool = True) -> dict:
+        keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, memory_probe: bool = True,
+        progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
@@ -112,7 +113,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         _convert(Path(config.out))
     report_dir = runs_dir / "report"
     report = _evaluate([Path(c.out) for c in configs], report_dir, data_dir=data_dir, limit=eval_limit,
-                       runs=eval_runs, progress=progress)
+                       runs=eval_runs, memory_probe=memory_probe, progress=progress)
     deployed = None
     if android_dir is not None:
         deployed = _deploy(runs_dir / f"{task}-{deploy_scheme}", android_dir, report)
@@ -157,7 +158,7 @@ def _convert(run_dir: Path) -> None:
     convert.convert_run(run_dir)
 
 
-def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, progress: bool) -> dict:
+def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, memory_probe: bool, progress: bool) -> dict:
     from lowbit.deploy.evaluation import evaluate
 
     report_path = report_dir / "report.json"
@@ -166,7 +167,7 @@ def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, progres
         return json.loads(report_path.read_text())
     log(f"evaluate: the artifacts of {len(run_dirs)} runs into {report_dir}")
     return evaluate.evaluate(run_dirs, out_dir=report_dir, baseline="fp", data_dir=data_dir, limit=limit,
-                             runs=runs, progress=progress)
+                             runs=runs, memory_probe=memory_probe, progress=progress)
 
 
 def _deploy(run_dir: Path, android_dir: Path, report: dict) -> dict:

@@ -96,7 +96,7 @@ def user_run(request, tmp_path_factory):
     np.savez(tmp / "data.npz", x_train=x[:400], y_train=y[:400], x_test=x[400:], y_test=y[400:])
     result = main_job.run(model=tmp / "model.h5", data=tmp / "data.npz", runs_dir=tmp / "runs", epochs=6,
                           learning_rate=1e-2,
-                          finetune_epochs=2, eval_runs=5, android=None, progress=False)
+                          finetune_epochs=2, eval_runs=5, android=None, memory_probe=False, progress=False)
     return {"name": request.param, "runs": tmp / "runs", "report": json.loads((tmp / "runs" / "report" /
                                                                                "report.json").read_text())}
 
@@ -194,8 +194,8 @@ EXPORT_CASES = {f"Bidirectional({inner.__name__}, {merge})": _wrapped(inner, mer
 EXPORT_CASES["Conv2D -> GRU"] = _conv2d
 
 
-@pytest.mark.parametrize("keep_float", [(), ("head",)], ids=["all quantized", "head kept float"])
-@pytest.mark.parametrize("name", list(EXPORT_CASES))
+@pytest.mark.parametrize("name, keep_float", [(name, ()) for name in EXPORT_CASES] + [
+    ("Bidirectional(GRU, concat)", ("head",)), ("Bidirectional(LSTM, ave)", ("head",)), ("Conv2D -> GRU", ("head",))])
 def test_layer_exports_exactly_to_both_formats(name, keep_float):
     """Random weights, stripped TC model: every quantized weight in both files, the kept-float
     Dense stored as float32 in both, ONNX outputs equal Keras' (it computes these in float),
