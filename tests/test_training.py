@@ -161,7 +161,7 @@ def test_init_from_starts_qat_at_the_float_runs_weights(tmp_path, shared_data):
     real = qat_module.quantize_model
 
     def spy(model, *args, **kwargs):
-        captured["weights"] = [w.copy() for w in model.get_weights()]
+        captured.setdefault("weights", [w.copy() for w in model.get_weights()])  # the first call: QAT's start
         return real(model, *args, **kwargs)
 
     import lowbit.pipeline.train.loop as training_module

@@ -168,6 +168,8 @@ def check_tflite(flat: bytes) -> None:
     subgraphs = model.subgraphs or []
     if not subgraphs:
         raise ArtifactError("the model has no subgraph")
+    if not _as_list(subgraphs[0].inputs) or not _as_list(subgraphs[0].outputs):
+        raise ArtifactError("the main subgraph has no input or no output")
     for k, code in enumerate(codes):
         builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
         if builtin not in builtin_names:
