@@ -51,6 +51,9 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
     if task is None or not task.text_demo:
         raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text "
                          f"({', '.join(text_tasks())})")
+    if task.user is not None and task.user.from_logits:
+        raise ValueError(f"{run_dir}: the model outputs logits (its loss has from_logits=True), and the app reads "
+                         "probabilities; end the model with a sigmoid or softmax layer")
     vocab_path = run_dir / "vocab.txt"
     vocab = artifacts.load_vocabulary(artifact, vocab_path)
     labels = list(task.labels or ())

@@ -182,3 +182,32 @@ def test_cli_refuses_user_option_mistakes_in_one_line(tmp_path, monkeypatch, cap
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # a training run and a conversion
+def test_a_logits_text_model_predicts_probabilities_and_is_kept_out_of_the_app(tmp_path):
+    from lowbit.deploy import android
+    from lowbit.deploy.export.convert import convert_run
+    from lowbit.deploy.runtime.predict import Predictor
+    from lowbit.pipeline.train.loop import TrainConfig, train
+
+    for split, count in (("train", 6), ("test", 2)):
+        for label, text in {"a": "red green", "b": "blue sky", "c": "sun moon"}.items():
+            (tmp_path / "c" / split / label).mkdir(parents=True)
+            for k in range(count):
+                (tmp_path / "c" / split / label / f"{k}.txt").write_text(text)
+    inp = keras.Input((6,), dtype="int32")
+    logits = L.Dense(3)(L.GRU(4)(L.Embedding(30, 4)(inp)))  # no softmax: the loss takes logits
+    model = keras.Model(inp, logits)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.save(tmp_path / "m.h5")
+    run = tmp_path / "run"
+    train(TrainConfig(task=user.USER_TASK, scheme="fp", out=str(run), model=str(tmp_path / "m.h5"),
+                      data=str(tmp_path / "c"), epochs=0, vocab_size=30, max_tokens=6), progress=False)
+    assert user.read_spec(run).from_logits
+    convert_run(run, formats=("tflite",))
+    result = next(Predictor(run / "model.tflite").results(["red green"]))
+    assert abs(sum(result["scores"].values()) - 1) < 1e-5 and result["score"] == max(result["scores"].values())
+    (tmp_path / "app" / "app" / "src" / "main").mkdir(parents=True)
+    with pytest.raises(ValueError, match="outputs logits"):
+        android.bundle(run, tmp_path / "app")

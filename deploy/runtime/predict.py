@@ -58,6 +58,8 @@ class Predictor:
         self.seq_len = int(shape[1])
         self.labels = list(task.labels) if task is not None and task.labels else ["negative", "positive"]
         self.width = 1 if len(self.labels) == 2 else len(self.labels)  # one sigmoid, or a score per label
+        # a model trained on logits (from_logits=True) gets its sigmoid / softmax here
+        self.from_logits = bool(task is not None and task.user is not None and task.user.from_logits)
         if tuple(self.runner.output_shape[1:]) not in ((self.width,), ()):
             raise artifacts.ArtifactError(f"{artifact.path}: output {list(self.runner.output_shape)}, but "
                                           f"{len(self.labels)} labels need {self.width} score(s) per text")
@@ -68,6 +70,11 @@ class Predictor:
         if out.shape[1] != self.width:
             raise artifacts.ArtifactError(f"{self.artifact.path}: the model gave {out.shape[1]} scores per text, "
                                           f"but its {len(self.labels)} labels need {self.width}")
+        if self.from_logits:
+            if self.width == 1:
+                return 1 / (1 + np.exp(-out))
+            shifted = np.exp(out - out.max(axis=1, keepdims=True))
+            return shifted / shifted.sum(axis=1, keepdims=True)
         return out
 
     def results(self, texts: Iterable[str], *, batch: int = 256) -> Iterator[dict]:
