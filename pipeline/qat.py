@@ -174,16 +174,10 @@ def strip(qat_model: keras.Model) -> keras.Model:
             quantized, rest = _inner_values(source, quantize=True)
             paths = source.quantize_config.weight_attrs
             owner = source.quantize_config.weights_owner(target)
-            _assign_inner(target, [_resolve(owner, path) for path in paths], quantized, rest)
+            _assign_inner(target, [quantize_configs.resolve(owner, path) for path in paths], quantized, rest)
         else:
             target.set_weights(source.get_weights())
     return float_model
-
-
-def _resolve(owner, path: str):
-    for attr in path.split("."):
-        owner = getattr(owner, attr)
-    return owner
 
 
 def _inner_values(wrapper, *, quantize: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -40,11 +40,8 @@ class WeightsQuantizeConfig(_QuantizeConfig):
         return layer
 
     def _parent_and_name(self, layer, path: str):
-        owner = self.weights_owner(layer)
-        *parents, name = path.split(".")
-        for attr in parents:
-            owner = getattr(owner, attr)
-        return owner, name
+        parent, _, name = path.rpartition(".")
+        return resolve(self.weights_owner(layer), parent), name
 
     def get_weights_and_quantizers(self, layer):
         return [(getattr(*self._parent_and_name(layer, path)), self.quantizer) for path in self.weight_attrs]
@@ -134,6 +131,13 @@ WRAPPERS = {
 }
 # Layers with weights that deliberately stay float.
 FLOAT_LAYERS = (L.BatchNormalization, L.LayerNormalization)
+
+
+def resolve(owner, path: str):
+    """The object at the dotted attribute ``path`` from ``owner`` (``""``: ``owner`` itself)."""
+    for attr in filter(None, path.split(".")):
+        owner = getattr(owner, attr)
+    return owner
 
 
 def weight_paths(layer) -> tuple[str, ...] | None:

@@ -112,10 +112,10 @@ def _keras_tensors(run_dir, scheme):
     return quantized_tensors(model_files.load(run_dir / "model.h5"), scheme)
 
 
-def _tflite_tensors(path):
+def _tflite_tensors(flat: bytes):
     from lowbit.deploy.export import tflite_export as te
 
-    model = te.read(path.read_bytes())
+    model = te.read(flat)
     found = []
     for sg in model.subgraphs:
         for op in sg.operators:
@@ -134,7 +134,7 @@ def test_every_quantized_weight_reads_back_from_both_files(user_run):
         run_dir = user_run["runs"] / f"user-{scheme}"
         keras_tensors = _keras_tensors(run_dir, scheme)
         assert keras_tensors
-        stored = {"tflite": _tflite_tensors(run_dir / "model.tflite"),
+        stored = {"tflite": _tflite_tensors((run_dir / "model.tflite").read_bytes()),
                   "onnx": list(onnx_export.read_weights((run_dir / "model.onnx").read_bytes()).values())}
         for fmt, tensors in stored.items():
             for t in keras_tensors:
@@ -222,7 +222,7 @@ def test_layer_exports_exactly_to_both_formats(name, keep_float):
     tflite_out = load(Artifact(path=None, format="tflite", content=flat, manifest=None)).predict(x)
     assert np.abs(onnx_out - reference).max() <= 1e-5
     assert np.abs(tflite_out - reference).max() <= 2e-2
-    for fmt, stored in (("tflite", _tflite_tensors_from(flat)), ("onnx", list(onnx_export.read_weights(blob).values()))):
+    for fmt, stored in (("tflite", _tflite_tensors(flat)), ("onnx", list(onnx_export.read_weights(blob).values()))):
         for t in tensors:  # LiteRT: merge_mode="ave" is folded into the head's kernel as codes × α/2
             scale = (lambda v: v / np.max(np.abs(v))) if fmt == "tflite" and "ave" in name else (lambda v: v)
             assert any(v.size == t.values.size and np.array_equal(_sorted(scale(v)), _sorted(scale(t.values)))
@@ -231,12 +231,3 @@ def test_layer_exports_exactly_to_both_formats(name, keep_float):
     packed_sizes = [e["shape"] for e in onnx_export.stored_tensors(blob)]
     assert (list(head.shape) in packed_sizes or list(head.T.shape) in packed_sizes) == (not keep_float)
 
-
-def _tflite_tensors_from(flat: bytes):
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.tflite"
-        path.write_bytes(flat)
-        return _tflite_tensors(path)

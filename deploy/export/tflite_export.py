@@ -98,16 +98,18 @@ def as_cell_loops(model):
 
     L = keras.layers
 
+    def holds_lstm(layer) -> bool:
+        return type(layer) is L.LSTM or (type(layer) is L.Bidirectional and type(layer.forward_layer) is L.LSTM)
+
     def rebuild(layer):
+        if not holds_lstm(layer):
+            return layer.__class__.from_config(layer.get_config())
         if type(layer) is L.LSTM:
             return _lstm_as_cell_loop(layer)
-        if type(layer) is L.Bidirectional and type(layer.forward_layer) is L.LSTM:
-            return L.Bidirectional(_lstm_as_cell_loop(layer.forward_layer), merge_mode=layer.merge_mode,
-                                   backward_layer=_lstm_as_cell_loop(layer.backward_layer), name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
+        return L.Bidirectional(_lstm_as_cell_loop(layer.forward_layer), merge_mode=layer.merge_mode,
+                               backward_layer=_lstm_as_cell_loop(layer.backward_layer), name=layer.name)
 
-    if not any(type(layer) is L.LSTM or (type(layer) is L.Bidirectional and type(layer.forward_layer) is L.LSTM)
-               for layer in model.layers):
+    if not any(holds_lstm(layer) for layer in model.layers):
         return model
     rebuilt = keras.models.clone_model(model, clone_function=rebuild)
     rebuilt.set_weights(model.get_weights())

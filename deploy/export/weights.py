@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.pipeline.keras2 import keras
-from lowbit.pipeline.quantize_configs import weight_paths
+from lowbit.pipeline.quantize_configs import resolve, weight_paths
 from lowbit.pipeline.schemes import CODE_VALUES
 
 
@@ -45,13 +45,6 @@ def _display(path: str) -> str:
     return ".".join(part for part in path.split(".") if part not in ("cell", "layer"))
 
 
-def _resolve(layer, path: str):
-    owner = layer
-    for attr in path.split("."):
-        owner = getattr(owner, attr)
-    return owner
-
-
 def quantized_tensors(model: keras.Model, scheme: str, *, keep_float=()) -> list[QuantizedTensor]:
     """Every quantized weight of ``model`` (a stripped ``scheme`` model) as codes and α: the
     weights :func:`~lowbit.pipeline.quantize_configs.weight_paths` names, in layer order, except
@@ -65,7 +58,7 @@ def quantized_tensors(model: keras.Model, scheme: str, *, keep_float=()) -> list
             continue
         for path in paths:
             attribute = _display(path)
-            weight = np.asarray(_resolve(layer, path).numpy(), np.float32)
+            weight = np.asarray(resolve(layer, path).numpy(), np.float32)
             found.append(split(weight, scheme, name=f"{layer.name}/{attribute}", layer=layer.name,
                                attribute=attribute))
     return found

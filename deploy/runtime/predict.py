@@ -117,8 +117,6 @@ def npz_results(artifact_path, npz_path, *, key: str | None = None, threads: int
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
         raise ValueError(f"{path}: {err}") from None
     runner = runtimes.load(artifact, threads=threads)
-    if runner.input_dtype.kind in "iu" and x.dtype.kind == "f":
-        x = x.astype(runner.input_dtype)
     outputs = runner.predict(np.asarray(x, runner.input_dtype))
     task = artifact.task_record
     for i, row in enumerate(outputs):

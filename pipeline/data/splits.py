@@ -27,7 +27,7 @@ class Splits:
     artifacts: dict = field(default_factory=dict)  # file name -> writer(path), saved with the run
 
 
-def _subset(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+def seeded_subset(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
     order = rng.permutation(n)
     return order if limit is None else order[:limit]
 
@@ -40,8 +40,8 @@ def imdb_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
     """
     data = imdb.load(data_dir)
     rng = np.random.default_rng(seed)
-    train_idx = _subset(len(data["train"]), limit, rng)
-    test_idx = _subset(len(data["test"]), limit, rng)
+    train_idx = seeded_subset(len(data["train"]), limit, rng)
+    test_idx = seeded_subset(len(data["test"]), limit, rng)
     train_texts = [data["train"].texts[i] for i in train_idx]
     vocab = Vocabulary.build(train_texts, vocab_size)
     x = vocab.sequences(train_texts, maxlen)

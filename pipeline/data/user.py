@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowbit.pipeline.data.splits import VALIDATION_SHARE, Splits
+from lowbit.pipeline.data.splits import VALIDATION_SHARE, Splits, seeded_subset
 from lowbit.pipeline.data.text import Vocabulary
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -61,8 +61,8 @@ def npz_splits(path, *, seed: int = 0, limit: int | None = None) -> Splits:
     rng = np.random.default_rng(seed)
     x_train, y_train = _pair(path, arrays, "train")
     x_test, y_test = _pair(path, arrays, "test")
-    train_idx = _subset(len(x_train), limit, rng)
-    test_idx = _subset(len(x_test), limit, rng)
+    train_idx = seeded_subset(len(x_train), limit, rng)
+    test_idx = seeded_subset(len(x_test), limit, rng)
     x_train, y_train, x_test, y_test = x_train[train_idx], y_train[train_idx], x_test[test_idx], y_test[test_idx]
     if "x_val" in arrays:
         x_val, y_val = _pair(path, arrays, "val")
@@ -94,10 +94,6 @@ def _pair(path: Path, arrays: dict, split: str) -> tuple[np.ndarray, np.ndarray]
         raise ValueError(f"{path}: x_{split} has {len(x):,} examples but y_{split} {len(y):,}")
     return x, y
 
-
-def _subset(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
-    order = rng.permutation(n)
-    return order if limit is None else order[:limit]
 
 
 # --------------------------------------------------------------------------- text folder
@@ -157,7 +153,7 @@ def text_folder_splits(root, *, seed: int = 0, limit: int | None = None, vocab_s
     labels = text_labels(root)
     rng = np.random.default_rng(seed)
     train, test = read_texts(root, "train", labels), read_texts(root, "test", labels)
-    train_idx, test_idx = _subset(len(train.texts), limit, rng), _subset(len(test.texts), limit, rng)
+    train_idx, test_idx = seeded_subset(len(train.texts), limit, rng), seeded_subset(len(test.texts), limit, rng)
     train_texts = [train.texts[i] for i in train_idx]
     vocab = Vocabulary.build(train_texts, vocab_size)
     x = vocab.sequences(train_texts, max_tokens)
