@@ -58,7 +58,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
         keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, memory_probe: bool = True,
-        progress: bool = True) -> dict:
+        tflite_bits: int | None = None, progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
@@ -77,6 +77,10 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         raise ValueError(f"unknown scheme {', '.join(unknown) or '(none)'}; valid choices: {', '.join(QUANTIZED)}")
     if data is None and model is not None:
         raise ValueError("--model needs --data (an .npz file or a text folder)")
+    from lowbit.deploy.export.tflite_export import weight_bits
+
+    for s in schemes:  # --tflite-weights int2 with qc: one line before any training
+        weight_bits(s, tflite_bits)
     user = data is not None
     if user:
         task = USER_TASK
@@ -110,7 +114,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
 
     summaries = _train(configs, progress)
     for config in configs:
-        _convert(Path(config.out))
+        _convert(Path(config.out), tflite_bits)
     report_dir = runs_dir / "report"
     report = _evaluate([Path(c.out) for c in configs], report_dir, data_dir=data_dir, limit=eval_limit,
                        runs=eval_runs, memory_probe=memory_probe, progress=progress)
@@ -148,14 +152,14 @@ def _train(configs, progress: bool) -> dict:
     return summaries
 
 
-def _convert(run_dir: Path) -> None:
+def _convert(run_dir: Path, tflite_bits: int | None) -> None:
     from lowbit.deploy.export import convert
 
-    if convert.is_current(run_dir):
+    if convert.is_current(run_dir, tflite_bits=tflite_bits):
         log(f"convert {run_dir.name}: up to date")
         return
     log(f"convert {run_dir.name}")
-    convert.convert_run(run_dir)
+    convert.convert_run(run_dir, tflite_bits=tflite_bits)
 
 
 def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, memory_probe: bool, progress: bool) -> dict:

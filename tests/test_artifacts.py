@@ -153,3 +153,56 @@ def test_a_good_artifact_without_manifest_still_opens(converted_runs, tmp_path):
     assert artifact.manifest is None and artifact.scheme is None
     initializers = onnx.load_from_string(blob).graph.initializer
     assert any(numpy_helper.to_array(i).dtype == np.float32 for i in initializers)
+
+
+def _fused_lstm_file() -> bytes:
+    """TF's dynamic-range int8 fused LSTM of a small model."""
+    from lowbit.pipeline.keras2 import keras, tf
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((6, 32), batch_size=1)  # gate matrices of 40 × 32 and 40 × 40: large enough
+    model = keras.Model(x, keras.layers.LSTM(40)(x))  # for TF's dynamic-range quantizer
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return bytes(converter.convert())
+
+
+def _per_channel(flat: bytes) -> bytes:
+    """Each int8 gate matrix's one scale as one scale per row, varied: the numbers LiteRT should
+    then compute with (it computes with zeros)."""
+    m = te.read(flat)
+    for sg in m.subgraphs:
+        for op in sg.operators:
+            if te.opcode(m, op) != te.OP.UNIDIRECTIONAL_SEQUENCE_LSTM:
+                continue
+            for i in op.inputs:
+                tensor = sg.tensors[i] if i >= 0 else None
+                if tensor is not None and tensor.type == te.T.INT8 and len(tensor.quantization.scale) == 1:
+                    rows = tensor.shape[0]
+                    tensor.quantization.scale = [tensor.quantization.scale[0] * (1 + r / rows) for r in range(rows)]
+                    tensor.quantization.zeroPoint = [0] * rows
+                    tensor.quantization.quantizedDimension = 0
+    return te.write(m)
+
+
+def _lstm_output(flat: bytes) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flat)
+    interpreter.allocate_tensors()
+    x = np.random.default_rng(1).standard_normal((1, 6, 32)).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def test_fused_lstm_with_per_channel_scales_is_refused(tmp_path):
+    """The LiteRT trap the check exists for, measured: the same weights with per-channel scales
+    give the output of an all-zero-weights LSTM (with Keras' biases, c and h stay 0), without an
+    error. lowbit refuses such a file."""
+    per_tensor = _fused_lstm_file()
+    per_channel = _per_channel(per_tensor)
+    assert np.abs(_lstm_output(per_tensor)).max() > 0.05
+    assert not np.any(_lstm_output(per_channel))
+    open_artifact(write_without_manifest(tmp_path, "per_tensor.tflite", per_tensor))  # accepted
+    refused(write_without_manifest(tmp_path, "per_channel.tflite", per_channel), "fused LSTM with per-channel")

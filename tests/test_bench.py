@@ -106,3 +106,15 @@ def test_adb_with_a_device_pushes_runs_and_parses(converted_runs, tmp_path):
     assert len(runs) == 2 and all("--num_threads=2" in c and "--num_runs=50" in c for c in runs)
     with pytest.raises(bench.DeviceUnavailable, match="no benchmark_model on the device"):
         bench.bench_adb(models[:1], adb=str(script))
+
+
+def test_bench_ops_lists_where_litert_runs_every_op(converted_runs, tmp_path):
+    out = tmp_path / "bench.json"
+    done = lowbit("bench", str(converted_runs["tc"] / "model.tflite"), "--runs", "5", "--ops", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    row = json.loads(out.read_text())["artifacts"][0]
+    loop_fcs = [p for p in row["ops"] if p["subgraph"] > 0 and p["op"] == "FULLY_CONNECTED"]
+    assert len(loop_fcs) == 2 and all(p["xnnpack"] and p["weights"] == "INT2" for p in loop_fcs)
+    assert row["xnnpack"]["slow_low_bit"] == [] and row["xnnpack"]["histogram"]["WHILE"] == [1, 0]
+    assert "FULLY_CONNECTED [INT2 per-channel [512, 128]] -> XNNPACK" in done.stdout
+    assert f"{row['xnnpack']['xnnpack']} of {row['xnnpack']['ops']} ops in XNNPACK" in done.stdout

@@ -56,3 +56,29 @@ def test_a_run_dir_without_a_model_is_a_clear_error_and_nothing_is_written(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
     assert cli.main(["convert", str(tmp_path), "--to", "pdf"]) == 2
     assert FORMATS == ("tflite", "onnx")
+
+
+def test_tflite_weights_int4_widens_bc_tc_files_and_is_recorded(tc_run, capsys):
+    from lowbit.deploy.export.convert import is_current
+
+    convert_run(tc_run, formats=("tflite",))
+    narrow = json.loads((tc_run / "manifest.json").read_text())["artifacts"]["model.tflite"]
+    assert narrow["weight_bits"] == 2 and is_current(tc_run, formats=("tflite",))
+    assert not is_current(tc_run, formats=("tflite",), tflite_bits=4)
+    assert cli.main(["convert", str(tc_run), "--to", "tflite", "--tflite-weights", "int4"]) == 0
+    wide = json.loads((tc_run / "manifest.json").read_text())["artifacts"]["model.tflite"]
+    assert wide["weight_bits"] == 4 and {t["bits"] for t in wide["tensors"]} == {4}
+    assert 1.9 * narrow["code_bits_per_weight"] < wide["code_bits_per_weight"] <= 4.0
+    assert is_current(tc_run, formats=("tflite",), tflite_bits=4) and not is_current(tc_run, formats=("tflite",))
+
+
+def test_tflite_weights_narrower_than_the_scheme_or_unknown_are_refused(tmp_path, capsys):
+    from lowbit.deploy.export.tflite_export import weight_bits
+
+    with pytest.raises(ValueError, match="qc weights cannot be stored in INT2 in .tflite; choose int4"):
+        weight_bits("qc", 2)
+    assert weight_bits("tc", None) == 2 and weight_bits("qc", None) == 4 and weight_bits("fp", 4) is None
+    (tmp_path / "config.json").write_text(json.dumps({"task": "imdb-lstm", "scheme": "tc"}))
+    with pytest.raises(SystemExit):
+        cli.main(["convert", str(tmp_path), "--tflite-weights", "int3"])
+    assert "'int3': choose int2 or int4" in capsys.readouterr().err

@@ -81,6 +81,28 @@ def test_markdown_has_one_row_per_artifact_and_the_targets(report):
     text = (report / "report.md").read_text()
     assert text.count("| tc | LiteRT |") == 1 and text.count("| fp | ONNX Runtime |") == 1
     assert "## Targets" in text and "latency p50 (1 thread) ≤ 0.5× fp" in text
+    assert "≤ 0.3× TensorFlow's float .tflite" in text and "≤ ONNX Runtime's" in text
+    assert "every low-bit matrix op runs in XNNPACK | all | ✅" in text
+
+
+def test_lstm_litert_files_are_timed_against_tensorflows_fused_float_file(report):
+    from lowbit.deploy.export import tflite_export as te
+
+    data = json.loads((report / "report.json").read_text())
+    reference = data["reference"]
+    assert reference["what"].startswith("TensorFlow's own float .tflite")
+    assert set(reference["latency_by_threads"]) == {str(t) for t in data["settings"]["threads"]}
+    for a in data["artifacts"]:
+        if a["format"] != "tflite":
+            assert "reference_latency_ratio_by_threads" not in a and "xnnpack" not in a
+            continue
+        for t, ratio in a["reference_latency_ratio_by_threads"].items():
+            assert ratio == pytest.approx(a["latency_by_threads"][t]["p50"] / reference["latency_by_threads"][t]["p50"],
+                                          abs=1e-3)
+        assert a["xnnpack"]["histogram"]["WHILE"] == [1, 0] and a["xnnpack"]["slow_low_bit"] == []
+    text = (report / "report.md").read_text()
+    assert "## LiteRT against TensorFlow's own float file" in text and "## Where LiteRT runs each op" in text
+    assert text.count("| tc | ") >= 3  # the main table, the reference table and the op table
 
 
 def test_markdown_lists_the_layers_kept_float(report):

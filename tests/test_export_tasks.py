@@ -137,14 +137,23 @@ def test_summation_onnx(summation, arch, scheme):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_frames_tflite_stores_low_bit_filters_and_computes_exactly(frames, scheme):
+def test_frames_tflite_stores_exact_filters_where_xnnpack_runs_them(frames, scheme):
+    """ConvLSTM2D's gate convolutions: INT8 per channel (codes ±1 × α, exact) in hybrid mode, the
+    narrowest width XNNPACK runs a CONV_2D at (INT2 and INT4 fall to LiteRT's builtin kernels,
+    INT2's wrong); the reconstruction Conv3D: INT2/INT4 behind DEQUANTIZE, float compute."""
+    from lowbit.deploy.export import xnnpack
+
     keras_model = frames["models"][scheme]
     flat = te.convert_keras_model(keras_model, scheme=scheme)
     x = frames["x"]
     outputs = run(flat, "tflite", x)
-    assert np.abs(outputs - keras_model.predict(x, verbose=0)).max() <= 1e-5  # convolutions in float
+    # float gates: exact; quantized: activations quantized per call in the gate convolutions
+    tolerance = 1e-5 if scheme == "fp" else 5e-4
+    assert np.abs(outputs - keras_model.predict(x, verbose=0)).max() <= tolerance
     if scheme == "fp":
         return
+    gates = [p for p in xnnpack.placements(flat) if p.op == "CONV_2D" and p.weights != "FLOAT32"]
+    assert len(gates) == 8 and all(p.weights == "INT8" and p.per_channel and p.xnnpack for p in gates)
     model = te.read(flat)
     name, bits = LOW[scheme]
     kernel, recurrent = keras_model.get_layer("convlstm").get_weights()[:2]
@@ -158,7 +167,8 @@ def test_frames_tflite_stores_low_bit_filters_and_computes_exactly(frames, schem
             if OP_NAMES[te.opcode(model, op)] in ("CONV_2D", "CONV_3D"):
                 value, type_name, size = te.tensor_value(model, sg, op.inputs[1])
                 if np.any(value):
-                    assert type_name == name and size == packed_size(value.size, bits)
+                    width = bits if OP_NAMES[te.opcode(model, op)] == "CONV_3D" else 8
+                    assert type_name == (name if width == bits else "INT8") and size == -(-value.size * width // 8)
                     stored.append(value)
                 else:  # the zero kernel ConvLSTM2D convolves with to shape its initial state
                     assert type_name == "FLOAT32" and value.size == 16 * 9

@@ -22,6 +22,7 @@ def small_experiments(monkeypatch):
     monkeypatch.setitem(reproduce.EXPERIMENTS, "frames", frames)
 
 
+@pytest.mark.slow  # trains 8 small models (19 s)
 def test_summation_sweep_writes_results_figures_and_markdown_then_reuses_runs(tmp_path, small_experiments, capsys):
     options = dict(runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs", epochs=1, limit=60, progress=False)
     results = reproduce.reproduce("summation", **options)

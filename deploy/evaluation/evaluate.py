@@ -12,6 +12,12 @@ For every artifact listed in each run's ``manifest.json`` (``model.tflite`` run 
   ONNX Runtime folds constants at session creation); median of several, interleaved;
 * **peak resident memory** of a fresh process running only that artifact (:mod:`lowbit.deploy.runtime.memory`);
 * **size** and **bits per quantized weight** from the manifest;
+* for ``.tflite``, **where LiteRT runs each op** (:mod:`lowbit.deploy.export.xnnpack`): the op
+  histogram, the ops XNNPACK took and the weights' stored types, so a regression to a slow
+  builtin kernel shows;
+* for an LSTM, also the latency of **TensorFlow's own float file** (the fused LSTM op, what a
+  user gets without lowbit; :func:`~lowbit.deploy.export.tflite_export.tensorflow_float_file`),
+  measured in the same interleaved runs as the ``.tflite`` artifacts;
 
 and every figure as a ratio to the baseline run's artifact of the same format. The report
 (:mod:`lowbit.deploy.evaluation.report`): ``report.json``, ``report.md`` and PNG plots in ``out_dir``.
@@ -109,10 +115,17 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
                                            artifact=m.artifact)
         m.test = test_sets[key]
     _measure_quality(measured, thread_counts[-1], progress)
+    reference = _tensorflow_reference(base["tflite"]) if "tflite" in base else None
     for fmt in formats:
         group = [m for m in measured if m.artifact.format == fmt]
-        _measure_latency(group, thread_counts, runs=runs, warmup=warmup, progress=progress)
+        timed = group + ([reference] if reference is not None and fmt == "tflite" else [])
+        _measure_latency(timed, thread_counts, runs=runs, warmup=warmup, progress=progress)
         _measure_load_time(group, loads)
+    for m in measured:
+        if m.artifact.format == "tflite":
+            from lowbit.deploy.export import xnnpack
+
+            m.entry["xnnpack"] = xnnpack.summary(xnnpack.placements(m.artifact.content))
     if memory_probe:
         for m in tqdm(measured, desc="peak memory", disable=None if progress else True, leave=False):
             probe = memory.measure(m.artifact.path, m.test.sample_input(), threads=1)
@@ -121,6 +134,10 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
     first = measured[0].test
     for m in measured:
         _add_ratios(m, base[m.artifact.format], thread_counts)
+        if reference is not None and m.artifact.format == "tflite":
+            m.entry["reference_latency_ratio_by_threads"] = {
+                t: round(m.entry["latency_by_threads"][t]["p50"] / reference.entry["latency_by_threads"][t]["p50"], 4)
+                for t in m.entry["latency_by_threads"]}
     report = {
         "task": tasks[0], "baseline": baseline, "metric": first.metric,
         "higher_is_better": first.higher_is_better, "test_examples": len(first), "limit": limit,
@@ -130,6 +147,9 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "artifacts": [m.entry for m in measured],
     }
+    if reference is not None:
+        report["reference"] = {"what": "TensorFlow's own float .tflite (fused LSTM op)",
+                               "size_bytes": len(reference.artifact.content), **reference.entry}
     from lowbit.deploy.evaluation import report as report_mod
 
     report["checks"] = report_mod.checks(report)
@@ -158,6 +178,20 @@ def _read_run(run_dir: Path) -> dict:
             raise ValueError(f"{manifest_path}: artifact {name!r} is not a file in {run_dir}")
     found = [artifacts_mod.open_artifact(run_dir / name) for name in names]
     return {"dir": run_dir, "task": config["task"], "scheme": config["scheme"], "artifacts": found}
+
+
+def _tensorflow_reference(base: Measured) -> Measured | None:
+    """TensorFlow's own float ``.tflite`` of the baseline run's Keras model, when it differs from
+    lowbit's float file (an LSTM), as a measurable artifact; None otherwise."""
+    from lowbit.deploy.export.tflite_export import tensorflow_float_file
+    from lowbit.pipeline import model_files
+
+    content = tensorflow_float_file(model_files.load(base.run_dir / "model.h5"),
+                                    batch_size=(base.artifact.entry or {}).get("batch_size") or 1)
+    if content is None:
+        return None
+    artifact = artifacts_mod.Artifact(base.run_dir / "tensorflow-float.tflite", "tflite", content, None)
+    return Measured(base.run_dir, "tensorflow", artifact, test=base.test)
 
 
 def _sequence_length(artifact) -> int | None:

@@ -29,8 +29,10 @@ from lowbit.pipeline.downloads import file_hash
 FORMATS = ("tflite", "onnx")
 # The form of the files this lowbit writes; a manifest of another form is not current, so upgrading
 # lowbit converts again. 2: recurrent layers as WHILE loops of FULLY_CONNECTED with per-channel
-# INT2/INT4 weights (1: fused LSTM with int8 gates), bidirectional ONNX weights packed per direction.
-EXPORT_VERSION = 2
+# INT2/INT4 weights (1: fused LSTM with int8 gates), bidirectional ONNX weights packed per direction;
+# 3: a loop kernel XNNPACK refuses at the scheme's width is stored wider (INT4, INT8), the
+# ``.tflite`` width can be chosen (``tflite_bits``).
+EXPORT_VERSION = 3
 FILENAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
 MANIFEST = "manifest.json"
 
@@ -43,15 +45,18 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1) -> bool:
+def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: int | None = None) -> bool:
     """Whether RUN_DIR's artifacts of ``formats`` are what :func:`convert_run` would write now: the
     manifest belongs to the current ``model.h5`` (sha256), lists every format's file with its
-    current sha256, and the ``.tflite`` has this batch size."""
+    current sha256, and the ``.tflite`` has this batch size and weight width."""
     run_dir = Path(run_dir)
     manifest_path, model_path = run_dir / MANIFEST, run_dir / "model.h5"
     if not manifest_path.is_file() or not model_path.is_file():
         return False
     manifest = json.loads(manifest_path.read_text())
+    from lowbit.deploy.export.tflite_export import weight_bits
+
+    bits = weight_bits(manifest.get("scheme", "fp"), tflite_bits) if manifest.get("scheme") else None
     if manifest.get("source", {}).get("sha256") != file_hash(model_path, "sha256") \
             or manifest.get("export_version") != EXPORT_VERSION:
         return False
@@ -60,13 +65,14 @@ def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1) -> bool:
         entry = manifest.get("artifacts", {}).get(name, {})
         if not (run_dir / name).is_file() or entry.get("sha256") != file_hash(run_dir / name, "sha256"):
             return False
-        if fmt == "tflite" and entry.get("batch_size") != batch_size:
+        if fmt == "tflite" and (entry.get("batch_size") != batch_size or entry.get("weight_bits") != bits):
             return False
     return True
 
 
-def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
-    """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written.
+def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: int | None = None) -> dict:
+    """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written. ``tflite_bits``:
+    the ``.tflite`` weights' width (:func:`~lowbit.deploy.export.tflite_export.weight_bits`).
 
     All or nothing: the artifacts and the manifest are written to temporary names and renamed
     into place together, the manifest last, so a failure (a full disk) keeps the previous set.
@@ -81,9 +87,12 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1) -> dict:
             raise ValueError(f"{run_dir} has no {path.name}; train a run first (lowbit train --out {run_dir})")
     config = read_config(config_path)
     scheme = config["scheme"]
+    from lowbit.deploy.export.tflite_export import weight_bits
+
+    bits = weight_bits(scheme, tflite_bits)  # a width the scheme cannot take: one line, before any work
     atomic.check_writable(run_dir)
     with locks.locked(run_dir):
-        return _convert(run_dir, config, scheme, model_path, formats, batch_size)
+        return _convert(run_dir, config, scheme, model_path, formats, batch_size, bits)
 
 
 def read_config(path: Path, *, keys=("task", "scheme")) -> dict:
@@ -118,7 +127,8 @@ def _vocabulary_entry(run_dir: Path, model) -> dict | None:
             "entries": len(vocab)}
 
 
-def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats, batch_size: int) -> dict:
+def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats, batch_size: int,
+             bits: int | None) -> dict:
     from lowbit.deploy.export import onnx_export, tflite_export
     from lowbit.deploy.export.weights import quantized_tensors
 
@@ -134,7 +144,7 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
     for fmt in formats:
         if fmt == "tflite":
             blob = tflite_export.convert_keras_model(model, scheme=scheme, batch_size=batch_size,
-                                                     keep_float=keep_float)
+                                                     keep_float=keep_float, bits=bits)
             tensors = tflite_export.stored_tensors(blob, scheme=scheme) if scheme != "fp" else []
         else:
             blob = onnx_export.convert_keras_model(model, scheme=scheme, keep_float=keep_float)
@@ -145,6 +155,7 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
         artifacts[FILENAMES[fmt]] = {
             "format": fmt, "sha256": hashlib.sha256(blob).hexdigest(), "size_bytes": len(blob),
             "batch_size": batch_size if fmt == "tflite" else None,
+            **({"weight_bits": bits} if fmt == "tflite" else {}),
             "bits_per_weight": round(8 * stored / n_weights, 4) if n_weights else 32.0,
             "code_bits_per_weight": round(8 * codes / n_weights, 4) if n_weights else 32.0,
             "tensors": tensors,

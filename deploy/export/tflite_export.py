@@ -1,30 +1,32 @@
 """Stripped Keras model -> ``.tflite`` bytes for stock LiteRT with low-bit weights.
 
-``convert_keras_model(model, *, scheme, batch_size=1, keep_float=()) -> bytes`` first rebuilds
-every ``LSTM`` (alone or inside ``Bidirectional``) from its cell, ``keras.layers.RNN(LSTMCell)``
-with the same weights (:func:`as_cell_loops`), so that the TF converter (fixed batch) writes it,
-like GRU and SimpleRNN, as a ``WHILE`` loop of ``FULLY_CONNECTED`` ops instead of the fused
-``UNIDIRECTIONAL_SEQUENCE_LSTM``. Why (IMDB LSTM, batch 1, 1 thread, measured here): the fused op
-keeps its state in variable tensors (a caller that does not reset them between sequences gets
-wrong scores), does not go through XNNPACK and rejects INT2/INT4 weights; the loop of
-``FULLY_CONNECTED`` with INT2 per-channel weights ran in 0.16 ms against 0.38 ms for the fused
-hybrid-int8 LSTM, and the file has no variable tensors at all. Then pure ``bytes -> bytes`` passes:
+``convert_keras_model(model, *, scheme, batch_size=1, keep_float=(), bits=None) -> bytes`` first
+rebuilds every ``LSTM`` (alone or inside ``Bidirectional``) from its cell,
+``keras.layers.RNN(LSTMCell)`` with the same weights (:func:`as_cell_loops`), so that the TF
+converter (fixed batch) writes it, like GRU and SimpleRNN, as a ``WHILE`` loop of
+``FULLY_CONNECTED`` ops instead of the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM``. Why (IMDB LSTM,
+batch 1, 1 thread, measured here): the fused op keeps its state in variable tensors (a caller
+that does not reset them between sequences gets wrong scores), does not go through XNNPACK and
+rejects INT2/INT4 weights; the loop with INT2 per-channel weights runs in about 0.3× the time of
+TensorFlow's fused float file, and the file has no variable tensors at all. Then pure
+``bytes -> bytes`` passes:
 
 1. :func:`gather_to_embedding_lookup` — the converter's ``GATHER(table, ids[1, T])`` becomes
    ``RESHAPE(ids -> [T])``, ``EMBEDDING_LOOKUP(ids, table)``, ``RESHAPE(-> [1, T, D])``, the op
    that takes INT2/INT4 tables (it needs 1-D ids and the inputs the other way round).
 2. :func:`quantize_with_ai_edge_quantizer` — ai-edge-quantizer's *dequantized weight recovery*
-   writes INT2 (BC, TC: codes {-1, 0, 1}, scale α) or INT4 (QC: codes ±1, ±2, scale α/2):
-   the embedding table (per tensor; the lookup dequantizes only the looked-up rows, exact); the
-   main graph's Dense kernels (per tensor, explicit ``DEQUANTIZE``, float compute, exact); the
-   ``FULLY_CONNECTED`` kernels inside recurrent ``WHILE`` bodies per output channel (every
-   channel's scale is α or α/2, so the weights are exact) in hybrid mode: XNNPACK's
-   ``qd8-f32-qc2w``/``qc4w`` kernels quantize the activations per call (outputs agree with
-   Keras on ≥ 99.5 % of decisions, not bit for bit).
+   writes INT2 (BC, TC: codes {-1, 0, 1}, scale α; INT4 with ``bits=4``) or INT4 (QC: codes
+   ±1, ±2, scale α/2): the embedding table (per tensor; the lookup dequantizes only the
+   looked-up rows, exact); the main graph's Dense kernels (per tensor, explicit ``DEQUANTIZE``,
+   float compute, exact); inside recurrent ``WHILE`` bodies the ``FULLY_CONNECTED`` kernels and
+   ConvLSTM2D's gate ``CONV_2D`` filters per output channel (every channel's scale is α or α/2,
+   so the weights are exact) in hybrid mode, where XNNPACK's ``qd8-f32-qc2w``/``qc4w``/``qc8w``
+   kernels quantize the activations per call (outputs agree with Keras on ≥ 99.5 % of
+   decisions, not bit for bit). A kernel XNNPACK refuses at that width is stored wider.
 3. :func:`dequantize_conv_filters` — ai-edge-quantizer fails on per-tensor CONV_2D filters and
-   has no CONV_3D, so every convolution filter (Conv1D/Conv2D, ConvLSTM2D's gate convolutions
-   inside the ``WHILE`` body, the Conv3D reconstruction) is stored here in INT2 (BC, TC) or INT4
-   (QC) behind an explicit ``DEQUANTIZE``: the convolution computes in float, exactly.
+   has no CONV_3D, so the main graph's convolution filters (Conv1D/Conv2D, the Conv3D
+   reconstruction) are stored here in INT2 (BC, TC) or INT4 (QC) behind an explicit
+   ``DEQUANTIZE``: the convolution computes in float, exactly.
 
 Only the constants that hold the model's quantized weights (the registry's, minus
 ``keep_float``) are touched, found by their values. Every weight read back from the file
@@ -47,30 +49,59 @@ TYPE_OF_BITS = {8: T.INT8, 4: T.INT4, 2: T.INT2}
 BITS_OF_TYPE = {v: k for k, v in TYPE_OF_BITS.items()}
 
 
-def convert_keras_model(model, *, scheme: str, batch_size: int = 1, keep_float=()) -> bytes:
+def convert_keras_model(model, *, scheme: str, batch_size: int = 1, keep_float=(),
+                        bits: int | None = None) -> bytes:
     """``.tflite`` bytes of a stripped ``scheme`` model (``fp``: plain float32). The passes
     touch only the constants that hold the model's quantized weights
     (:func:`~lowbit.deploy.export.weights.quantized_tensors`, without the layers named in
     ``keep_float``), found by their values: the converter transposes and splits them but never
-    changes a value."""
+    changes a value. ``bits``: the stored width of the quantized weights, the scheme's own
+    (:func:`weight_bits`) by default; 4 stores BC/TC weights in INT4 (faster on some CPUs)."""
     from lowbit.deploy.export.weights import quantized_tensors
-    from lowbit.pipeline.keras2 import tf
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    bits = weight_bits(scheme, bits)
     weights = Weights([t.values for t in quantized_tensors(model, scheme, keep_float=keep_float)]) \
         if scheme != "fp" else None
-    model = as_cell_loops(model)
-    specs = [tf.TensorSpec((batch_size,) + tuple(t.shape[1:]), t.dtype) for t in model.inputs]
-    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
-    concrete = function.get_concrete_function(*specs)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-    flat = bytes(converter.convert())
+    flat = _tf_convert(as_cell_loops(model), batch_size)
     if scheme == "fp":
         return flat
     flat = gather_to_embedding_lookup(flat)
-    flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme, weights=weights)
-    return dequantize_conv_filters(flat, scheme=scheme, weights=weights)
+    flat = quantize_with_ai_edge_quantizer(flat, scheme=scheme, weights=weights, bits=bits)
+    return dequantize_conv_filters(flat, scheme=scheme, weights=weights, bits=bits)
+
+
+def tensorflow_float_file(model, *, batch_size: int = 1) -> bytes | None:
+    """What TensorFlow's converter alone writes for the float ``model`` (fixed batch): an LSTM
+    becomes its fused ``UNIDIRECTIONAL_SEQUENCE_LSTM``. None when that is the file lowbit writes
+    for ``fp`` anyway (no LSTM): the reference the evaluation report measures LiteRT against."""
+    return None if as_cell_loops(model) is model else _tf_convert(model, batch_size)
+
+
+def _tf_convert(model, batch_size: int) -> bytes:
+    """TensorFlow's converter on ``model`` traced at a fixed batch size."""
+    from lowbit.pipeline.keras2 import tf
+
+    specs = [tf.TensorSpec((batch_size,) + tuple(t.shape[1:]), t.dtype) for t in model.inputs]
+    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    concrete = function.get_concrete_function(*specs)
+    return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete], model).convert())
+
+
+WIDTHS = (2, 4, 8)  # the stored widths ai-edge-quantizer writes and XNNPACK has kernels for
+
+
+def weight_bits(scheme: str, bits: int | None = None) -> int | None:
+    """The stored width of ``scheme``'s weights in ``.tflite``: ``bits`` if given (at least the
+    scheme's own: QC's codes ±2 × α/2 need INT4), else the scheme's (BC, TC: 2; QC: 4; fp: None)."""
+    own = get_scheme(scheme).tflite_bits
+    if bits is None or own is None:
+        return own
+    if bits not in WIDTHS[:2] or bits < own:
+        raise ValueError(f"{scheme} weights cannot be stored in INT{bits} in .tflite; "
+                         f"choose {' or '.join(f'int{b}' for b in WIDTHS[:2] if b >= own)}")
+    return bits
 
 
 _CELL_KEYS = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
@@ -258,14 +289,24 @@ def _recipe_entry(operation: str, bits: int, *, hybrid: bool, regex: str = ".*",
     }
 
 
-def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
+def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weights, bits: int | None = None) -> bytes:
     """Quantized embedding tables, main-graph Dense kernels and loop-body FC kernels to INT2/INT4
-    (module docstring). Constants that are not among ``weights`` stay float."""
+    (module docstring). Constants that are not among ``weights`` stay float.
+
+    A loop-body kernel XNNPACK does not take at this width (measured by loading the result,
+    :func:`lowbit.deploy.export.xnnpack.placements`: an INT2 ``FULLY_CONNECTED`` needs input
+    channels in multiples of 4, an INT4 one an even count; no low-bit ``CONV_2D`` below INT8) is
+    stored one width wider (INT4, then INT8), still exact (ai-edge-quantizer recovers the scale α
+    per channel, codes ±1), rather than left to LiteRT's builtin kernels: measured on a ConvLSTM2D
+    with ternary gates, its hybrid INT2 ``CONV_2D`` kernel was wrong (outputs 0.54 off) and its
+    INT4 one 2.2× slower than XNNPACK's INT8."""
     from ai_edge_quantizer import quantizer
 
-    bits = get_scheme(scheme).tflite_bits
+    from lowbit.deploy.export import xnnpack
+
+    bits = bits or get_scheme(scheme).tflite_bits
     model = read(flat)
-    recipe = []
+    ops = []  # (operation, hybrid, output name)
     for index, subgraph in enumerate(model.subgraphs):
         for op in subgraph.operators:
             code = opcode(model, op)
@@ -274,15 +315,32 @@ def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weight
             elif code == OP.FULLY_CONNECTED and weights.holds(constant(model, subgraph, op.inputs[1])):
                 # main graph: behind DEQUANTIZE, exact; WHILE bodies (recurrent cells): hybrid, per channel
                 operation, hybrid = "FULLY_CONNECTED", index != 0
+            elif code == OP.CONV_2D and index != 0 and _is_weight_part(weights, constant(model, subgraph, op.inputs[1])):
+                operation, hybrid = "CONV_2D", True  # ConvLSTM2D's gate convolutions
             else:
                 continue
-            name = subgraph.tensors[op.outputs[0]].name.decode()
-            recipe.append(_recipe_entry(operation, bits, hybrid=hybrid, regex=_exact(name),
-                                        per_channel=operation == "FULLY_CONNECTED" and hybrid))
-    if not recipe:
+            ops.append((operation, hybrid, subgraph.tensors[op.outputs[0]].name.decode()))
+    if not ops:
         return flat
-    result = quantizer.Quantizer(bytearray(flat), recipe).quantize(enable_progress_report=False)
-    return bytes(result.quantized_model)
+    widths: dict[str, int] = {}  # output name -> width, for the kernels XNNPACK refused narrower
+    while True:
+        recipe = [_recipe_entry(operation, widths.get(name, bits), hybrid=hybrid, regex=_exact(name),
+                                per_channel=hybrid and operation != "EMBEDDING_LOOKUP")  # table: one α
+                  for operation, hybrid, name in ops]
+        result = bytes(quantizer.Quantizer(bytearray(flat), recipe).quantize(enable_progress_report=False)
+                       .quantized_model)
+        refused = [p.output for p in xnnpack.slow_low_bit(xnnpack.placements(result))
+                   if widths.get(p.output, bits) < WIDTHS[-1]]
+        if not refused:
+            return result
+        for name in refused:
+            widths[name] = WIDTHS[WIDTHS.index(widths.get(name, bits)) + 1]
+
+
+def _is_weight_part(weights: Weights, kernel: np.ndarray | None) -> bool:
+    """A constant convolution filter holding part of a quantized weight; the all-zero kernel Keras'
+    ConvLSTM2D convolves with to shape its initial state is not one."""
+    return kernel is not None and bool(np.any(kernel)) and weights.holds_part(kernel)
 
 
 def _exact(name: str) -> str:
@@ -292,7 +350,7 @@ def _exact(name: str) -> str:
     return "^" + re.escape(name) + ";$"
 
 
-def dequantize_conv_filters(flat: bytes, *, scheme: str, weights: Weights) -> bytes:
+def dequantize_conv_filters(flat: bytes, *, scheme: str, weights: Weights, bits: int | None = None) -> bytes:
     """Every constant CONV_2D / CONV_3D filter -> INT2/INT4 codes × one scale + ``DEQUANTIZE``.
 
     All-zero constants (the zero kernel Keras' ConvLSTM2D convolves with to shape its initial
@@ -301,13 +359,13 @@ def dequantize_conv_filters(flat: bytes, *, scheme: str, weights: Weights) -> by
     """
     model = read(flat)
     dequantize = None
-    bits = get_scheme(scheme).tflite_bits
+    bits = bits or get_scheme(scheme).tflite_bits
     for subgraph in model.subgraphs:
         ops = []
         for op in subgraph.operators:
             if opcode(model, op) in (OP.CONV_2D, OP.CONV_3D):
                 kernel = constant(model, subgraph, op.inputs[1])
-                if kernel is not None and np.any(kernel) and weights.holds_part(kernel):
+                if _is_weight_part(weights, kernel):
                     dequantize = dequantize if dequantize is not None else _opcode_index(model, OP.DEQUANTIZE)
                     replaced = op.inputs[1]
                     ops.append(_low_bit_dequantize_op(model, subgraph, op, kernel, scheme, bits, dequantize))

@@ -208,9 +208,31 @@ def check_tflite(flat: bytes) -> None:
             for name, value in (vars(op.builtinOptions) if op.builtinOptions is not None else {}).items():
                 if name.endswith("SubgraphIndex") and not 0 <= value < len(subgraphs):
                     raise ArtifactError(f"{where} calls subgraph {value} of {len(subgraphs)}")
+            _check_fused_lstm(op, codes, tensors, where)
         for i in _as_list(subgraph.outputs):
             if i not in available:
                 raise ArtifactError(f"subgraph {g} output {i} is never written")
+
+
+_FUSED_LSTMS = ("LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM")
+
+
+def _check_fused_lstm(op, codes, tensors, where: str) -> None:
+    """Refuse a fused LSTM op whose quantized gate weights carry per-channel scales: LiteRT 2.3's
+    hybrid LSTM kernel then computes as if every weight were zero, without an error (measured:
+    tests/test_artifacts.py). lowbit writes no fused LSTM; this guards files from elsewhere."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    code = codes[op.opcodeIndex]
+    if names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) not in _FUSED_LSTMS:
+        return
+    for i in _as_list(op.inputs):
+        q = tensors[i].quantization if i >= 0 else None
+        if q is not None and q.scale is not None and len(q.scale) > 1:
+            raise ArtifactError(f"{where}: fused LSTM with per-channel weight scales (tensor "
+                                f"{(tensors[i].name or b'').decode('utf-8', 'replace')!r}); LiteRT's hybrid "
+                                "LSTM kernel silently computes it with zero weights")
 
 
 def _as_list(values) -> list[int]:

@@ -58,8 +58,10 @@ def sample_input(runner, input_shape=None, *, vocab_size: int | None = None) -> 
 
 
 def bench(paths, *, baseline: str | None = None, runs: int = 500, warmup: int = 30, threads: int = 1,
-          input_shape=None, progress: bool = True) -> dict:
-    """Interleaved latency of ``paths`` here; ``{"baseline", "threads", "artifacts": [...]}``."""
+          input_shape=None, ops: bool = False, progress: bool = True) -> dict:
+    """Interleaved latency of ``paths`` here; ``{"baseline", "threads", "artifacts": [...]}``.
+    ``ops``: every ``.tflite`` row also gets ``"ops"``, where LiteRT runs each of its ops
+    (:func:`lowbit.deploy.export.xnnpack.placements`), and ``"xnnpack"``, their summary."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("no artifacts given")
@@ -76,6 +78,13 @@ def bench(paths, *, baseline: str | None = None, runs: int = 500, warmup: int = 
         calls[str(path)] = lambda r=runner, x=x: r.run(x)
         rows.append({"path": str(path), "format": artifact.format, "scheme": artifact.scheme,
                      "size_bytes": len(artifact.content), "input_shape": list(x.shape)})
+        if ops and artifact.format == "tflite":
+            from dataclasses import asdict
+
+            from lowbit.deploy.export import xnnpack
+
+            found = xnnpack.placements(artifact.content)
+            rows[-1].update(ops=[asdict(p) for p in found], xnnpack=xnnpack.summary(found))
     with tqdm(total=runs, desc="latency", disable=None if progress else True, leave=False) as bar:
         seconds = latency.interleaved(calls, runs=runs, warmup=warmup, progress=bar.update)
     base_p50 = latency.summary_ms(seconds[str(base)])["p50"]

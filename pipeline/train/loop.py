@@ -157,16 +157,18 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
     for name, write in splits.artifacts.items():
         write(run_dir / name)
     if state["epochs_completed"] < config.epochs and not _stopped_early(state, config):
-        model.fit(
-            splits.x_train, splits.y_train,
-            validation_data=(splits.x_val, splits.y_val),
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            initial_epoch=state["epochs_completed"],
-            verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-            callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config)],
-            shuffle=True,
-        )
+        with _DeferredInterrupt() as interrupt:
+            model.fit(
+                splits.x_train, splits.y_train,
+                validation_data=(splits.x_val, splits.y_val),
+                batch_size=config.batch_size,
+                epochs=config.epochs,
+                initial_epoch=state["epochs_completed"],
+                verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
+                callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config),
+                           interrupt],
+                shuffle=True,
+            )
     if config.epochs == 0 and state["best_epoch"] is None:  # no training: the starting model as it is
         _, value = model.evaluate(splits.x_val, splits.y_val, batch_size=256, verbose=0)  # before saving (_finish)
         _save_model(model, run_dir / "best.h5")
@@ -276,6 +278,43 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
 
 def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+class _DeferredInterrupt(keras.callbacks.Callback):
+    """Ctrl-C during ``fit`` raises ``KeyboardInterrupt`` at the next batch or epoch boundary.
+
+    Python raises a signal's exception wherever the main thread is, and one raised inside a
+    finalizer (``__del__`` of an h5py or TensorFlow object) is printed and dropped: a run then
+    trains on (seen: a test's child ignored SIGINT for 300 s). Here the handler only records the
+    signal, and this callback raises from an ordinary frame; a second Ctrl-C raises at once.
+    Used as a context manager around ``fit`` (the previous handler comes back after it)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.requested, self._previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def _check(self, *args, **kwargs):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
