@@ -107,15 +107,16 @@ def _cmd_convert(args) -> int:
 
 
 def _add_tflite_weights(p) -> None:
-    p.add_argument("--tflite-weights", type=_tflite_width, metavar="int2|int4",
+    p.add_argument("--tflite-weights", type=_tflite_width, metavar="int2|int4|int8",
                    help="stored width of the .tflite's quantized weights (default: int2 for bc and tc, "
                         "int4 for qc; int4 makes bc/tc files about twice as large and, on x86 here, "
-                        "their recurrent layers about 20 %% faster)")
+                        "their recurrent layers about 20 %% faster; int8 runs on TFLite 2.16.1, the "
+                        "Android runtime the no-Gradle APK ships)")
 
 
 def _tflite_width(text: str) -> int:
-    if text not in ("int2", "int4"):
-        raise argparse.ArgumentTypeError(f"{text!r}: choose int2 or int4")
+    if text not in ("int2", "int4", "int8"):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose int2, int4 or int8")
     return int(text[3:])
 
 
@@ -185,7 +186,7 @@ def _cmd_run(args) -> int:
                           deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs,
                           schemes=args.schemes, batch_size=args.batch_size, patience=args.patience,
                           finetune_learning_rate=args.learning_rate or recipe.FINETUNE_LEARNING_RATE,
-                          tflite_bits=args.tflite_weights, **user)
+                          tflite_bits=args.tflite_weights, apk=args.apk, **user)
     _print_report(json.loads(Path(result["report"]).read_text()))
     print(f"\nreport: {Path(result['report']).with_name('report.md')}")
     if result["deployed"]:
@@ -194,19 +195,39 @@ def _cmd_run(args) -> int:
         d, where = result["deployed"], result["android_dir"]
         print(f"android: {d['scheme']} model ({d['size_bytes'] / 1e6:.2f} MB) "
               f"{'already bundled' if d['skipped'] else 'bundled'} into {where}")
-        print(next_steps(where))
+        if result.get("apk"):
+            _print_apk(result["apk"])
+        else:
+            print(next_steps(where))
     return 0
 
 
 def _cmd_deploy(args) -> int:
     from lowbit.deploy import android
 
+    if args.apk:  # the APK's runtime must run the run's file: refused before the assets change
+        from lowbit.deploy import apk
+
+        apk.check_runs_on_bundled_litert(Path(args.run_dir, "model.tflite").read_bytes(),
+                                         where=str(Path(args.run_dir, "model.tflite")))
     metadata = android.bundle(args.run_dir, args.android)
     state = "already held" if metadata["skipped"] else "now holds"
     print(f"{args.android}/{android.ASSETS}: {state} the {metadata['task']} {metadata['scheme']} model "
           f"({metadata['size_bytes'] / 1e6:.3f} MB, sha256 {metadata['sha256'][:12]}…), vocab.txt and model.json")
-    print(android.next_steps(args.android))
+    if args.apk:
+        _print_apk(apk.build_apk(args.android, args.apk))
+    else:
+        print(android.next_steps(args.android))
     return 0
+
+
+def _print_apk(built: dict) -> None:
+    from lowbit.deploy import apk
+
+    print(f"{built['path']}: {built['size_bytes'] / 1e6:.2f} MB, signed with the debug key, "
+          f"LiteRT {built['versions']['tensorflow-lite']} for {', '.join(apk.ABIS)}")
+    print(f"  {built['badging']}")
+    print(f"next: adb install -r {built['path']}")
 
 
 def _cmd_dataset(args) -> int:
@@ -389,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--android", help="the Android demo project (default: the repository's android_demo)")
     p.add_argument("--deploy-scheme", choices=SCHEMES, default="tc",
                    help="which model goes into the Android demo")
+    p.add_argument("--apk", help="also build the Android demo's signed debug APK here, without Gradle (with "
+                   "--tflite-weights int8: the APK's LiteRT 2.16.1 has no INT2/INT4 kernels)")
     _add_tflite_weights(p)
     p.set_defaults(run=_cmd_run)
 
@@ -396,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "into the Android demo's assets")
     p.add_argument("run_dir")
     p.add_argument("--android", required=True, help="the Android demo project, e.g. android_demo")
+    p.add_argument("--apk", help="also build a signed debug APK here, without Gradle (Maven Central + Debian "
+                   "tools; needs a run converted with --tflite-weights int8 or a float run)")
     p.set_defaults(run=_cmd_deploy)
 
     p = sub.add_parser("dataset", help="write a real dataset that a registry package ships, as lowbit run "

@@ -58,7 +58,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
         keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, memory_probe: bool = True,
-        tflite_bits: int | None = None, progress: bool = True) -> dict:
+        tflite_bits: int | None = None, apk=None, progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
@@ -81,6 +81,11 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
 
     for s in schemes:  # --tflite-weights int2 with qc: one line before any training
         weight_bits(s, tflite_bits)
+    if apk is not None and deploy_scheme != "fp" and weight_bits(deploy_scheme, tflite_bits) != 8:
+        from lowbit.deploy.apk import LITERT
+
+        raise ValueError(f"--apk: the APK ships LiteRT {LITERT.coordinates.split(':')[2]} (the newest on Maven "
+                         "Central), which has no INT2/INT4 kernels; add --tflite-weights int8")
     user = data is not None
     if user:
         task = USER_TASK
@@ -111,6 +116,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
     if deploy_scheme not in ("fp", *schemes):
         raise ValueError(f"--deploy-scheme {deploy_scheme} is not among the schemes trained ({', '.join(schemes)})")
     android_dir = _android_dir(android, configs[0].task_record())
+    if apk is not None and android_dir is None:
+        raise ValueError("--apk: there is nothing to build an APK of (the deploy step is skipped, see above)")
 
     summaries = _train(configs, progress)
     for config in configs:
@@ -118,11 +125,16 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
     report_dir = runs_dir / "report"
     report = _evaluate([Path(c.out) for c in configs], report_dir, data_dir=data_dir, limit=eval_limit,
                        runs=eval_runs, memory_probe=memory_probe, progress=progress)
-    deployed = None
+    deployed = built = None
     if android_dir is not None:
         deployed = _deploy(runs_dir / f"{task}-{deploy_scheme}", android_dir, report)
+        if apk is not None:
+            from lowbit.deploy.apk import build_apk
+
+            log(f"apk: building {apk}")
+            built = build_apk(android_dir, apk, progress=progress)
     return {"runs": summaries, "report": str(report_dir / "report.json"), "deployed": deployed,
-            "android_dir": None if android_dir is None else str(android_dir)}
+            "android_dir": None if android_dir is None else str(android_dir), "apk": built}
 
 
 def _android_dir(android, task) -> Path | None:

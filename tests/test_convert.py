@@ -81,4 +81,4 @@ def test_tflite_weights_narrower_than_the_scheme_or_unknown_are_refused(tmp_path
     (tmp_path / "config.json").write_text(json.dumps({"task": "imdb-lstm", "scheme": "tc"}))
     with pytest.raises(SystemExit):
         cli.main(["convert", str(tmp_path), "--tflite-weights", "int3"])
-    assert "'int3': choose int2 or int4" in capsys.readouterr().err
+    assert "'int3': choose int2, int4 or int8" in capsys.readouterr().err

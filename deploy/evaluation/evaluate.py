@@ -42,6 +42,9 @@ from lowbit.pipeline import atomic, locks
 from lowbit.pipeline.downloads import file_hash
 
 SAMPLES = 16  # latency inputs cycle through this many real test examples
+# What a report measures; a report of another version is not current. 2: TensorFlow's own float
+# file as a latency reference, where XNNPACK runs each op of a .tflite.
+REPORT_VERSION = 2
 
 
 @dataclass
@@ -76,7 +79,8 @@ def is_current(out_dir, run_dirs, *, limit: int | None = None, runs: int = 500) 
             current.append(file_hash(run_dir / name, "sha256"))
     previous = json.loads(report_path.read_text())
     return (sorted(a.get("sha256") for a in previous.get("artifacts", [])) == sorted(current)
-            and previous.get("limit") == limit and previous.get("settings", {}).get("runs") == runs)
+            and previous.get("limit") == limit and previous.get("settings", {}).get("runs") == runs
+            and previous.get("report_version") == REPORT_VERSION)
 
 
 def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: int | None = None,
@@ -139,7 +143,7 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
                 t: round(m.entry["latency_by_threads"][t]["p50"] / reference.entry["latency_by_threads"][t]["p50"], 4)
                 for t in m.entry["latency_by_threads"]}
     report = {
-        "task": tasks[0], "baseline": baseline, "metric": first.metric,
+        "report_version": REPORT_VERSION, "task": tasks[0], "baseline": baseline, "metric": first.metric,
         "higher_is_better": first.higher_is_better, "test_examples": len(first), "limit": limit,
         "settings": {"runs": runs, "warmup": warmup, "loads": loads, "threads": thread_counts,
                      "batch_size": 1, "latency_inputs": SAMPLES},

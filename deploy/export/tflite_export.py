@@ -94,13 +94,15 @@ WIDTHS = (2, 4, 8)  # the stored widths ai-edge-quantizer writes and XNNPACK has
 
 def weight_bits(scheme: str, bits: int | None = None) -> int | None:
     """The stored width of ``scheme``'s weights in ``.tflite``: ``bits`` if given (at least the
-    scheme's own: QC's codes ±2 × α/2 need INT4), else the scheme's (BC, TC: 2; QC: 4; fp: None)."""
+    scheme's own: QC's codes ±2 × α/2 need INT4), else the scheme's (BC, TC: 2; QC: 4; fp: None).
+    INT8 is for runtimes without INT2/INT4 kernels (TFLite 2.16.1, the newest Android runtime on
+    Maven Central): the same exact weights, four times the size of INT2."""
     own = get_scheme(scheme).tflite_bits
     if bits is None or own is None:
         return own
-    if bits not in WIDTHS[:2] or bits < own:
+    if bits not in WIDTHS or bits < own:
         raise ValueError(f"{scheme} weights cannot be stored in INT{bits} in .tflite; "
-                         f"choose {' or '.join(f'int{b}' for b in WIDTHS[:2] if b >= own)}")
+                         f"choose {' or '.join(f'int{b}' for b in WIDTHS if b >= own)}")
     return bits
 
 

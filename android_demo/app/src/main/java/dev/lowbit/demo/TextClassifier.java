@@ -14,18 +14,14 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
-import org.tensorflow.lite.DataType;
-import org.tensorflow.lite.Interpreter;
-import org.tensorflow.lite.Tensor;
-
 import dev.lowbit.demo.core.ModelMetadata;
 import dev.lowbit.demo.core.Classification;
 import dev.lowbit.demo.core.TextPipeline;
 import dev.lowbit.demo.core.Vocabulary;
 
 /**
- * The bundled model: {@code model.json}, the vocabulary and the LiteRT interpreter, checked
- * against each other when loaded.
+ * The bundled model: {@code model.json}, the vocabulary and the model's {@link Scorer} (LiteRT in
+ * the app), checked against each other when loaded.
  *
  * <p>{@link #classify} and {@link #close} are synchronized; the app moreover confines the
  * instance to its single inference thread.
@@ -44,21 +40,27 @@ final class TextClassifier implements AutoCloseable {
         }
     }
 
+    /**
+     * What runs the model: LiteRT. The JVM screen test replaces it (before the activity starts)
+     * with ONNX Runtime on the same run's {@code model.onnx}; nothing else does.
+     */
+    static volatile Scorer.Factory scorers = LiteRtScorer::open;
+
     private final ModelMetadata metadata;
     private final TextPipeline pipeline;
-    private final Interpreter interpreter;
+    private final Scorer scorer;
     private boolean closed;
 
-    private TextClassifier(ModelMetadata metadata, TextPipeline pipeline, Interpreter interpreter) {
+    private TextClassifier(ModelMetadata metadata, TextPipeline pipeline, Scorer scorer) {
         this.metadata = metadata;
         this.pipeline = pipeline;
-        this.interpreter = interpreter;
+        this.scorer = scorer;
     }
 
     /**
      * Loads and cross-checks the bundled model: the metadata is valid, the vocabulary has
      * {@code vocab_size} tokens and the recorded sha256, the model file has the recorded size and sha256, and the
-     * interpreter's tensors are one int32 {@code [1, L]} input and one float32 {@code [1, K]}
+     * scorer's tensors are one int32 {@code [1, L]} input and one float32 {@code [1, K]}
      * output matching the metadata.
      *
      * @throws NoModelBundledException if there is no {@code model.json}
@@ -76,20 +78,20 @@ final class TextClassifier implements AutoCloseable {
         TextPipeline pipeline = new TextPipeline(vocabulary, metadata);
         MappedByteBuffer model = mapAsset(assets, metadata.modelFile());
         metadata.checkModelFile(model);
-        Interpreter interpreter = new Interpreter(model, new Interpreter.Options().setNumThreads(threads));
+        Scorer scorer = scorers.open(model, threads);
         try {
-            if (interpreter.getInputTensorCount() != 1 || interpreter.getOutputTensorCount() != 1) {
-                throw new IllegalArgumentException(metadata.modelFile() + " has "
-                        + interpreter.getInputTensorCount() + " inputs and " + interpreter.getOutputTensorCount()
+            if (scorer.inputCount() != 1 || scorer.outputCount() != 1) {
+                throw new IllegalArgumentException(metadata.modelFile() + " has " + scorer.inputCount()
+                        + " inputs and " + scorer.outputCount()
                         + " outputs; the app feeds one sequence and reads one row of scores");
             }
-            checkTensor("input", interpreter.getInputTensor(0), metadata.inputShape(), DataType.INT32);
-            checkTensor("output", interpreter.getOutputTensor(0), metadata.outputShape(), DataType.FLOAT32);
+            checkTensor("input", scorer.inputShape(), scorer.inputType(), metadata.inputShape(), "INT32");
+            checkTensor("output", scorer.outputShape(), scorer.outputType(), metadata.outputShape(), "FLOAT32");
         } catch (RuntimeException e) {
-            interpreter.close();
+            scorer.close();
             throw e;
         }
-        return new TextClassifier(metadata, pipeline, interpreter);
+        return new TextClassifier(metadata, pipeline, scorer);
     }
 
     ModelMetadata metadata() {
@@ -111,27 +113,26 @@ final class TextClassifier implements AutoCloseable {
         float[][] output = pipeline.newOutput();
         long start = System.nanoTime();
         if (metadata.resetVariables()) {
-            interpreter.resetVariableTensors();
+            scorer.resetState();
         }
-        interpreter.run(input.modelInput(), output);
+        scorer.run(input.modelInput(), output);
         double latencyMs = (System.nanoTime() - start) / 1e6;
         return pipeline.decode(input, output, latencyMs);
     }
 
-    /** Releases the interpreter; later calls to {@link #classify} fail. Idempotent. */
+    /** Releases the scorer; later calls to {@link #classify} fail. Idempotent. */
     @Override
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            interpreter.close();
+            scorer.close();
         }
     }
 
-    private static void checkTensor(String role, Tensor tensor, int[] expectedShape, DataType expectedType) {
-        if (!Arrays.equals(tensor.shape(), expectedShape) || tensor.dataType() != expectedType) {
-            throw new IllegalArgumentException("the model's " + role + " is " + Arrays.toString(tensor.shape())
-                    + " " + tensor.dataType() + " but model.json says " + Arrays.toString(expectedShape)
-                    + " " + expectedType);
+    private static void checkTensor(String role, int[] shape, String type, int[] expectedShape, String expectedType) {
+        if (!Arrays.equals(shape, expectedShape) || !type.equals(expectedType)) {
+            throw new IllegalArgumentException("the model's " + role + " is " + Arrays.toString(shape) + " " + type
+                    + " but model.json says " + Arrays.toString(expectedShape) + " " + expectedType);
         }
     }
 

@@ -1,0 +1,41 @@
+package dev.lowbit.demo;
+
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+
+/**
+ * One model run, whatever executes it: token ids {@code int32 [1, L]} in, scores
+ * {@code float32 [1, K]} out. The app runs LiteRT ({@link LiteRtScorer}); the JVM screen test backs
+ * the same contract with ONNX Runtime on the run's {@code model.onnx} (Robolectric cannot load
+ * LiteRT's Android libraries). Implementations are used from one thread at a time.
+ */
+interface Scorer extends AutoCloseable {
+
+    /** Opens a scorer for the memory-mapped {@code model.tflite}, with {@code threads} threads. */
+    interface Factory {
+        Scorer open(MappedByteBuffer model, int threads) throws IOException;
+    }
+
+    int inputCount();
+
+    int outputCount();
+
+    /** Shape of the only input, e.g. {@code [1, 80]}. */
+    int[] inputShape();
+
+    /** {@code "INT32"}, {@code "FLOAT32"}, ...: the input's element type. */
+    String inputType();
+
+    int[] outputShape();
+
+    String outputType();
+
+    /** Scores of {@code input} into {@code output}. */
+    void run(int[][] input, float[][] output);
+
+    /** Forgets any state kept between runs (a fused LSTM's variable tensors). */
+    void resetState();
+
+    @Override
+    void close();
+}
