@@ -44,6 +44,7 @@ def test_sigkill_mid_write_keeps_the_old_file(tmp_path):
     assert (tmp_path / ".manifest.tmp.json").is_file()  # the leftover never carries the real name
 
 
+@pytest.mark.slow  # converts a run
 def test_convert_writes_nothing_when_a_format_fails(converted_runs, tmp_path, monkeypatch):
     import shutil
 

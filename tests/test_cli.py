@@ -23,6 +23,7 @@ def test_bad_arguments_exit_with_usage_error(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # times real training steps
 def test_qat_overhead_runs_end_to_end(capsys):
     assert cli.main(["qat-overhead", "--arch", "gru", "--steps", "2", "--seq-len", "8", "--json"]) == 0
     out = capsys.readouterr().out

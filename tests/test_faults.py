@@ -171,6 +171,7 @@ def failing_fsync(after: int):
     return fsync
 
 
+@pytest.mark.slow  # converts a run twice
 def test_a_full_disk_mid_convert_keeps_the_previous_set_and_leaves_no_temporaries(run, monkeypatch, capsys):
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     monkeypatch.setattr(atomic.os, "fsync", failing_fsync(after=1))  # the .tflite is written, the .onnx not

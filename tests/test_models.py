@@ -63,7 +63,8 @@ def test_predict_frames_feeds_each_prediction_back():
     assert np.allclose(predicted[:, 1:], second, atol=1e-6)
 
 
-@pytest.mark.parametrize("scheme", ["bc", "tc", "qc"])
+@pytest.mark.parametrize("scheme", [pytest.param("bc", marks=pytest.mark.slow), "tc",
+                                    pytest.param("qc", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("builder", [lambda: summation_model.build("gru", units=16),
                                      lambda: frames.build(canvas=16, filters=4)], ids=["summation", "frames"])
 def test_strip_reproduces_the_qat_outputs_exactly(builder, scheme):

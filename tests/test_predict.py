@@ -36,7 +36,7 @@ def by_hand(artifact_path, text):
     return float(runner.run(vocab.sequence(text, 80)[None])[0, 0])
 
 
-@pytest.mark.parametrize("name", ["model.tflite", "model.onnx"])
+@pytest.mark.parametrize("name", ["model.tflite", pytest.param("model.onnx", marks=pytest.mark.slow)])
 def test_edge_cases_on_stdin_give_one_json_line_each(converted_runs, name):
     artifact = converted_runs["tc"] / name
     stdin = "\n".join(t.replace("\n", " ") for t in EDGE_CASES).encode() + b"\n"

@@ -118,6 +118,7 @@ def test_placements_cover_every_op_of_every_subgraph_and_the_summary_adds_up():
     assert len(lines) == len(found) + 1 and lines[-1].startswith(f"  {s['xnnpack']} of {len(found)} ops")
 
 
+@pytest.mark.slow  # converts a GRU
 def test_subgraph_as_main_keeps_the_body_and_what_it_calls():
     model = recurrent("gru", 8, 8, "fp")
     flat = te.convert_keras_model(model, scheme="fp")
