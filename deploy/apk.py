@@ -218,7 +218,8 @@ def link_resources(main: Path, work: Path) -> Path:
     return unsigned
 
 
-def _aar_part(aar: Path, member: str, target: Path) -> Path:
+def aar_member(aar: Path, member: str, target: Path) -> Path:
+    """``member`` of an AAR (a zip), e.g. ``classes.jar``, written to ``target``."""
     with zipfile.ZipFile(aar) as z:
         target.write_bytes(z.read(member))
     return target
@@ -227,7 +228,7 @@ def _aar_part(aar: Path, member: str, target: Path) -> Path:
 def compile_app(main: Path, work: Path, jars: dict) -> Path:
     """The app's classes (with R from :func:`link_resources`) as ``work/app-classes.jar``, compiled
     against android-all and LiteRT's classes (extracted to ``work/<aar>.classes.jar``)."""
-    litert = [_aar_part(jars[f], "classes.jar", work / f"{f.filename}.classes.jar") for f in (LITERT, LITERT_API)]
+    litert = [aar_member(jars[f], "classes.jar", work / f"{f.filename}.classes.jar") for f in (LITERT, LITERT_API)]
     sources = sorted(str(p) for p in [*(main / "java").rglob("*.java"), *(work / "gen").rglob("*.java")])
     classes = work / "classes"
     _run(["javac", "--release", "17", "-nowarn", "-encoding", "UTF-8", "-d", classes,

@@ -117,7 +117,7 @@ def robolectric_jars(tmp_path: Path) -> list[Path]:
                     "dependency:copy-dependencies", f"-DoutputDirectory={lib}"], check=True)
     jars = sorted(lib.glob("*.jar"))
     for aar in sorted(lib.glob("*.aar")):  # androidx.test's monitor etc.: their classes.jar
-        jars.append(apk._aar_part(aar, "classes.jar", lib / f"{aar.stem}.classes.jar"))
+        jars.append(apk.aar_member(aar, "classes.jar", lib / f"{aar.stem}.classes.jar"))
     return jars
 
 
