@@ -130,12 +130,9 @@ def check_tools() -> dict[str, str]:
 
 def check_runs_on_bundled_litert(model: bytes, *, where: str) -> None:
     """:class:`ApkError` if the ``.tflite`` stores tensors LiteRT 2.16.1 cannot run."""
-    from ai_edge_litert import schema_py_generated as schema
+    from lowbit.deploy.export.tflite_export import TYPE_NAMES, read
 
-    from lowbit.deploy.export.tflite_export import read
-
-    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    types = sorted({names[t.type] for sg in read(model).subgraphs for t in sg.tensors} & set(UNSUPPORTED_TYPES))
+    types = sorted({TYPE_NAMES[t.type] for sg in read(model).subgraphs for t in sg.tensors} & set(UNSUPPORTED_TYPES))
     if types:
         why = "; ".join(f"{t}: {UNSUPPORTED_TYPES[t]}" for t in types)
         raise ApkError(f"{where} stores {' and '.join(types)} weights, which LiteRT {LITERT.coordinates.split(':')[2]} "

@@ -125,10 +125,10 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
         timed = group + ([reference] if reference is not None and fmt == "tflite" else [])
         _measure_latency(timed, thread_counts, runs=runs, warmup=warmup, progress=progress)
         _measure_load_time(group, loads)
+    from lowbit.deploy.export import xnnpack
+
     for m in measured:
         if m.artifact.format == "tflite":
-            from lowbit.deploy.export import xnnpack
-
             m.entry["xnnpack"] = xnnpack.summary(xnnpack.placements(m.artifact.content))
     if memory_probe:
         for m in tqdm(measured, desc="peak memory", disable=None if progress else True, leave=False):

@@ -45,6 +45,7 @@ from lowbit.pipeline.schemes import get_scheme
 
 T = schema.TensorType
 OP = schema.BuiltinOperator
+TYPE_NAMES = {v: k for k, v in vars(T).items() if not k.startswith("_")}  # 17 -> "INT4", ...
 TYPE_OF_BITS = {8: T.INT8, 4: T.INT4, 2: T.INT2}
 BITS_OF_TYPE = {v: k for k, v in TYPE_OF_BITS.items()}
 
@@ -422,7 +423,7 @@ def tensor_value(model, subgraph, index: int) -> tuple[np.ndarray, str, int]:
     data = model.buffers[tensor.buffer].data
     if data is None:
         raise ValueError(f"tensor {tensor.name.decode()!r} has no data")
-    type_name = {v: k for k, v in vars(T).items() if not k.startswith("_")}[tensor.type]
+    type_name = TYPE_NAMES[tensor.type]
     raw = np.asarray(data, np.uint8)
     shape = tuple(tensor.shape)
     if tensor.type == T.FLOAT32:

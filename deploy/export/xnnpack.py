@@ -20,24 +20,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ai_edge_litert import schema_py_generated as schema
-from ai_edge_litert.tools import flatbuffer_utils
+from lowbit.deploy.export.tflite_export import OP, TYPE_NAMES, opcode, read, write
 
-T = schema.TensorType
-OP = schema.BuiltinOperator
-_TYPE_NAMES = {v: k for k, v in vars(T).items() if not k.startswith("_")}
-_OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+_OP_NAMES = {v: k for k, v in vars(OP).items() if not k.startswith("_")}
 _SUBGRAPH_FIELDS = ("condSubgraphIndex", "bodySubgraphIndex", "thenSubgraphIndex", "elseSubgraphIndex")
 WEIGHTED_OPS = (OP.FULLY_CONNECTED, OP.EMBEDDING_LOOKUP, OP.CONV_2D, OP.CONV_3D, OP.DEPTHWISE_CONV_2D)
-
-
-def _read(flat: bytes):
-    return flatbuffer_utils.read_model_from_bytearray(bytearray(flat))
-
-
-def _opcode(model, op) -> int:
-    code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
 
 
 @dataclass(frozen=True)
@@ -67,7 +54,7 @@ def _callees(op) -> list[str]:
 
 def subgraph_as_main(flat: bytes, k: int) -> bytes:
     """A copy of the file whose main graph is subgraph ``k``, followed by the subgraphs it calls."""
-    model = _read(flat)
+    model = read(flat)
     order = [k]
     for i in order:  # grows while it is walked: every subgraph reachable from k, once
         for op in model.subgraphs[i].operators:
@@ -81,7 +68,7 @@ def subgraph_as_main(flat: bytes, k: int) -> bytes:
             for name in _callees(op):
                 setattr(op.builtinOptions, name, renumber[getattr(op.builtinOptions, name)])
     model.signatureDefs = []
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return write(model)
 
 
 def _delegated(interpreter, n_ops: int) -> set[int]:
@@ -106,16 +93,16 @@ def placements(flat: bytes) -> list[Placement]:
     """Every op of every subgraph with whether LiteRT's default XNNPACK delegate took it."""
     from ai_edge_litert.interpreter import Interpreter
 
-    model = _read(flat)
+    model = read(flat)
     found = []
     for k, subgraph in enumerate(model.subgraphs):
         interpreter = Interpreter(model_content=subgraph_as_main(flat, k), num_threads=1)
         interpreter.allocate_tensors()
         taken = _delegated(interpreter, len(subgraph.operators))
         dequantized = {op.outputs[0]: op.inputs[0] for op in subgraph.operators
-                       if _opcode(model, op) == OP.DEQUANTIZE}
+                       if opcode(model, op) == OP.DEQUANTIZE}
         for i, op in enumerate(subgraph.operators):
-            code = _opcode(model, op)
+            code = opcode(model, op)
             record = dict(subgraph=k, index=i, op=_OP_NAMES.get(code, str(code)),
                           output=subgraph.tensors[op.outputs[0]].name.decode(), xnnpack=i in taken)
             if code in WEIGHTED_OPS:
@@ -123,7 +110,7 @@ def placements(flat: bytes) -> list[Placement]:
                 behind = w in dequantized
                 tensor = subgraph.tensors[dequantized.get(w, w)]
                 scales = tensor.quantization.scale if tensor.quantization is not None else None
-                record.update(weights=_TYPE_NAMES[tensor.type], weight_shape=tuple(int(d) for d in tensor.shape),
+                record.update(weights=TYPE_NAMES[tensor.type], weight_shape=tuple(int(d) for d in tensor.shape),
                               per_channel=scales is not None and len(scales) > 1, behind_dequantize=behind)
             found.append(Placement(**record))
     return found

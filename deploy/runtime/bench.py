@@ -22,6 +22,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +80,6 @@ def bench(paths, *, baseline: str | None = None, runs: int = 500, warmup: int = 
         rows.append({"path": str(path), "format": artifact.format, "scheme": artifact.scheme,
                      "size_bytes": len(artifact.content), "input_shape": list(x.shape)})
         if ops and artifact.format == "tflite":
-            from dataclasses import asdict
-
             from lowbit.deploy.export import xnnpack
 
             found = xnnpack.placements(artifact.content)
