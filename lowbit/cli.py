@@ -22,6 +22,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -89,9 +96,11 @@ def _cmd_reproduce(args) -> int:
     from lowbit.pipeline.experiments.reproduce import reproduce
 
     results = reproduce(args.experiment, runs_dir=args.runs, docs_dir=args.docs, data_dir=args.data_dir,
-                        epochs=args.epochs, limit=args.limit, task=args.task, seed=args.seed)
+                        epochs=args.epochs, limit=args.limit, task=args.task, seed=args.seed,
+                        seeds=args.seeds, jobs=args.jobs)
     print(f"wrote {args.docs}/results/{args.experiment}.json, {args.docs}/results.md and "
-          f"{len(results['figures'])} figures")
+          f"{len(results['figures'])} figures ({args.seeds} seed{'s' if args.seeds > 1 else ''}; progress log "
+          f"{args.runs}/{args.experiment}/sweep.log)")
     return 0
 
 
@@ -373,8 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
     p.add_argument("--epochs", type=_positive_int, help="override the experiment's epoch budget")
     p.add_argument("--limit", type=_positive_int, help="use only this many training and test examples")
-    p.add_argument("--task", choices=TASKS, help="frames only: frames-convlstm for the paper's 64x64 canvas")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--task", choices=TASKS, help="one task of the experiment (frames: frames-convlstm for the "
+                   "paper's 64x64 canvas)")
+    p.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                   help="train every cell with N seeds (--seed, --seed + 1, ...) and report mean, std and 95 %% "
+                        "intervals (default: 1)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="the first seed (default: 0)")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="train N runs at once, each in its own process with its share of the CPU threads "
+                        "(default: 1)")
     p.set_defaults(run=_cmd_reproduce)
 
     p = sub.add_parser("convert", help="export a run's model to .tflite / .onnx with packed low-bit weights")

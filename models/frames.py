@@ -45,13 +45,30 @@ def mean_mse(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(moving_mnist.mse_per_frame(truth, predicted)))
 
 
-def test_measures(model, splits) -> dict:
-    """MSE per predicted frame (paper eq. 25, Fig. 23): the first ``SEEN`` frames are given, the
-    rest are predicted one at a time, each prediction fed back as the next input."""
+def _rollout_split(splits):
+    """The test split as (seen frames, frames to predict): the first ``SEEN`` given, the rest predicted."""
     full = np.concatenate([splits.x_test[:, :1], splits.y_test], axis=1)
-    seen, truth = full[:, :moving_mnist.SEEN], full[:, moving_mnist.SEEN:]
+    return full[:, :moving_mnist.SEEN], full[:, moving_mnist.SEEN:]
+
+
+def test_measures(model, splits) -> dict:
+    """MSE (paper eq. 25, Fig. 23) and SSIM per predicted frame: the first ``SEEN`` frames are
+    given, the rest are predicted one at a time, each prediction fed back as the next input."""
+    seen, truth = _rollout_split(splits)
     predicted = predict_frames(model, seen, truth.shape[1])
     return {
         "test_mse_per_frame": [float(v) for v in moving_mnist.mse_per_frame(truth, predicted)],
-        "predicted_frame_numbers": list(range(moving_mnist.SEEN + 1, full.shape[1] + 1)),
+        "test_ssim_per_frame": [float(v) for v in moving_mnist.ssim_per_frame(truth, predicted)],
+        "predicted_frame_numbers": list(range(moving_mnist.SEEN + 1, seen.shape[1] + truth.shape[1] + 1)),
     }
+
+
+def baselines(splits) -> dict:
+    """The trivial predictors on the same test frames as :func:`test_measures`:
+    ``{"copy_last": ..., "black": ...}``, each ``{"mse_per_frame": [...], "ssim_per_frame": [...]}``.
+    ``copy_last`` repeats the last seen frame; ``black`` predicts an empty (all-zero) frame."""
+    seen, truth = _rollout_split(splits)
+    guesses = {"copy_last": np.repeat(seen[:, -1:], truth.shape[1], axis=1), "black": np.zeros_like(truth)}
+    return {name: {"mse_per_frame": [float(v) for v in moving_mnist.mse_per_frame(truth, guess)],
+                   "ssim_per_frame": [float(v) for v in moving_mnist.ssim_per_frame(truth, guess)]}
+            for name, guess in guesses.items()}

@@ -75,3 +75,16 @@ def test_strip_reproduces_the_qat_outputs_exactly(builder, scheme):
     stripped = qat.strip(qat_model)
     assert np.array_equal(qat_model.predict(x, verbose=0), stripped.predict(x, verbose=0))
     assert all(not hasattr(layer, "_weight_vars") for layer in stripped.layers)
+
+
+def test_frames_baselines_copy_the_last_seen_frame_and_predict_black():
+    from lowbit.pipeline.data.splits import Splits
+
+    rng = np.random.default_rng(2)
+    full = rng.random((3, 15, 12, 12, 1)).astype(np.float32)
+    full[:, 7:] = full[:, 6:7]  # nothing moves after the last seen frame (frame 7)
+    x, y = full[:, :-1], full[:, 1:]
+    result = frames.baselines(Splits(x, y, x, y, x, y))
+    assert result["copy_last"]["mse_per_frame"] == [0.0] * 8
+    assert np.allclose(result["copy_last"]["ssim_per_frame"], 1.0)
+    assert np.allclose(result["black"]["mse_per_frame"], np.mean(full[:, 7:] ** 2, axis=(0, 2, 3, 4)))

@@ -75,3 +75,27 @@ def test_frames_splits_shift_by_one_frame_and_use_disjoint_digits(shared_data):
     s = datasets.frames_splits(shared_data, limit=20, canvas=32, seed=0)
     assert s.x_train.shape == (18, 14, 32, 32, 1) and s.x_val.shape[0] == 2 and s.x_test.shape[0] == 20
     assert np.array_equal(s.x_train[:, 1:], s.y_train[:, :-1])
+
+
+def test_frames_test_sequences_are_the_same_for_every_seed(shared_data):
+    a = datasets.frames_splits(shared_data, limit=20, seed=0, canvas=16)
+    b = datasets.frames_splits(shared_data, limit=20, seed=3, canvas=16)
+    assert np.array_equal(a.x_test, b.x_test) and not np.array_equal(a.x_train, b.x_train)
+
+
+def test_ssim_per_frame_equals_tensorflows_ssim():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((3, 2, 16, 20, 1)).astype(np.float32)
+    noisy = np.clip(truth + rng.normal(0, 0.2, truth.shape), 0, 1).astype(np.float32)
+    expected = tf.image.ssim(tf.constant(truth), tf.constant(noisy), max_val=1.0).numpy().mean(axis=0)
+    assert np.allclose(moving_mnist.ssim_per_frame(truth, noisy), expected, atol=1e-6)
+    assert np.allclose(moving_mnist.ssim_per_frame(truth, truth), 1.0)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 10, 16, 1), (2, 3, 16, 16)], ids=["smaller-than-window", "no-channel"])
+def test_ssim_refuses_frames_it_cannot_measure(shape):
+    frames = np.zeros(shape, np.float32)
+    with pytest.raises(ValueError, match="ssim needs"):
+        moving_mnist.ssim_per_frame(frames, frames)

@@ -1,11 +1,15 @@
-"""lowbit reproduce: results JSON, figures, Markdown, reuse of finished runs, bad settings."""
+"""lowbit reproduce: the sweep's plan over seeds and protocols, results JSON over seeds, figures,
+Markdown, reuse and resumption of runs, parallel jobs, bad settings."""
 
 import dataclasses
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lowbit.pipeline.experiments import reproduce
+from lowbit.pipeline.train import recipe
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -22,85 +26,133 @@ def small_experiments(monkeypatch):
     monkeypatch.setitem(reproduce.EXPERIMENTS, "frames", frames)
 
 
-@pytest.mark.slow  # trains 8 small models (19 s)
-def test_summation_sweep_writes_results_figures_and_markdown_then_reuses_runs(tmp_path, small_experiments, capsys):
-    options = dict(runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs", epochs=1, limit=60, progress=False)
+# ----------------------------------------------------------------------------- the plan
+
+
+def test_plan_trains_seed_by_seed_and_each_quantized_run_starts_from_its_own_seeds_float_run(tmp_path):
+    planned = reproduce.plan(reproduce.EXPERIMENTS["imdb"], runs_dir=tmp_path, seeds=[0, 1])
+    assert len(planned) == 2 * 2 * 2 * 4  # seeds x protocols x tasks x schemes
+    assert [r.seed for r in planned] == [0] * 16 + [1] * 16
+    by_name = {r.name: r for r in planned}
+    tc = by_name["seed-1/recipe/imdb-gru-tc"].config
+    assert tc.out == str(tmp_path / "imdb" / "seed-1" / "recipe" / "imdb-gru-tc") and tc.seed == 1
+    assert tc.init_from == by_name["seed-1/recipe/imdb-gru-fp"].config.out
+    assert tc.learning_rate == recipe.FINETUNE_LEARNING_RATE
+    assert by_name["seed-1/recipe/imdb-gru-fp"].config.learning_rate == recipe.FLOAT_LEARNING_RATE
+    for scheme in ("fp", "bc", "tc", "qc"):  # the paper's protocol: every scheme from scratch
+        config = by_name[f"seed-0/paper_protocol/imdb-lstm-{scheme}"].config
+        assert config.init_from is None and config.learning_rate == recipe.SCRATCH_LEARNING_RATE
+    position = {r.config.out: i for i, r in enumerate(planned)}
+    assert all(position[r.config.init_from] < position[r.config.out] for r in planned if r.config.init_from)
+    assert len({r.config.out for r in planned}) == len(planned)
+
+
+def test_bad_experiment_task_or_counts_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="valid choices: imdb, summation, frames"):
+        reproduce.reproduce("mnist", runs_dir=tmp_path)
+    with pytest.raises(ValueError, match="does not fit experiment imdb"):
+        reproduce.reproduce("imdb", runs_dir=tmp_path, task="frames-convlstm")
+    with pytest.raises(ValueError, match="--seeds and --jobs must be at least 1"):
+        reproduce.reproduce("summation", runs_dir=tmp_path, seeds=0)
+    assert not any(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+@pytest.mark.slow  # trains 6 small models (~20 s)
+def test_summation_sweep_over_two_seeds_writes_summaries_gaps_figures_markdown_then_reuses_runs(
+        tmp_path, small_experiments, capsys):
+    options = dict(runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs", epochs=1, limit=60, seeds=2,
+                   progress=False)
     results = reproduce.reproduce("summation", **options)
     saved = json.loads((tmp_path / "docs" / "results" / "summation.json").read_text())
     assert saved == json.loads(json.dumps(results))
-    assert set(saved["lstm"]) == {"fp", "tc", "tc-uniform"}
-    for key, entry in saved["lstm"].items():
-        run = json.loads((tmp_path / "runs" / "summation" / f"summation-lstm-{key}" / "run.json").read_text())
-        assert entry["test_exact_match"] == run["test_exact_match"]
-        assert entry["test_accuracy"] == run["test_accuracy"] and entry["n_test"] == 60
-    assert saved["setup"]["epochs"] == 1 and saved["setup"]["limit"] == 60
+    assert saved["setup"]["seeds"] == [0, 1] and saved["setup"]["examples"]["test"] == 60
+    entries = saved["lstm"]["recipe"]
+    assert set(entries) == {"fp", "tc", "tc-uniform"}
+    run_dir = tmp_path / "runs" / "summation"
+    for key, entry in entries.items():
+        runs = [json.loads((run_dir / f"seed-{s}" / "recipe" / f"summation-lstm-{key}" / "run.json").read_text())
+                for s in (0, 1)]
+        values = [r["test_exact_match"] for r in runs]
+        assert entry["test_exact_match"]["seeds"] == values
+        assert entry["test_exact_match"]["mean"] == pytest.approx(np.mean(values))
+        assert entry["test_accuracy"]["seeds"] == [r["test_accuracy"] for r in runs]
+        assert entry["best_epoch"] == [r["best_epoch"] for r in runs]
+    fp, tc, uniform = (entries[k]["test_exact_match"]["seeds"] for k in ("fp", "tc", "tc-uniform"))
+    assert entries["tc"]["gap_to_fp"]["test_exact_match"]["seeds"] == pytest.approx(np.subtract(tc, fp).tolist())
+    assert entries["tc-uniform"]["normal_minus_uniform"]["test_exact_match"]["seeds"] == pytest.approx(
+        np.subtract(tc, uniform).tolist())
+    assert "gap_to_fp" not in entries["fp"]
     names = {p.split("/")[-1] for p in saved["figures"]}
     assert names == {"summation-lstm-curves.png", "summation-lstm-normal-vs-uniform.png",
                      "summation-test.png", "summation-weight-distributions.png"}
     for figure in saved["figures"]:
         assert (tmp_path / "docs" / figure).read_bytes()[:8] == PNG_MAGIC
     markdown = (tmp_path / "docs" / "results.md").read_text()
-    assert "## summation" in markdown and "| lstm | tc-uniform |" in markdown
+    assert "## summation" in markdown and "| lstm | tc-uniform |" in markdown and "Normal vs uniform" in markdown
     assert all(f"]({figure})" in markdown for figure in saved["figures"])
+    log = (run_dir / "sweep.log").read_text().splitlines()
+    assert len(log) == 12 and sum(": done in" in line for line in log) == 6
 
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/*/run.json")}
+    stamps = {p: p.stat().st_mtime_ns for p in run_dir.glob("seed-*/*/*/run.json")}
+    assert len(stamps) == 6
     capsys.readouterr()
     reproduce.reproduce("summation", **options)
-    assert "finished earlier, reused" in capsys.readouterr().err
-    assert stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/*/run.json")}
+    assert capsys.readouterr().err.count("finished earlier, reused") == 6
+    assert stamps == {p: p.stat().st_mtime_ns for p in run_dir.glob("seed-*/*/*/run.json")}
 
     with pytest.raises(FileExistsError, match="other settings"):
         reproduce.reproduce("summation", **{**options, "epochs": 2})
 
-    run_json = tmp_path / "runs" / "summation" / "summation-lstm-fp" / "run.json"
-    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "architecture_sha256": "0" * 64}))
-    with pytest.raises(FileExistsError, match="another definition of the summation-lstm model"):
-        reproduce.reproduce("summation", **options)
+
+@pytest.mark.slow  # two worker processes, each importing TensorFlow (~40 s)
+def test_parallel_jobs_train_every_run_once_and_a_quantized_run_only_after_its_float_run(tmp_path, small_experiments):
+    results = reproduce.reproduce("summation", runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs",
+                                  epochs=1, limit=40, seeds=2, jobs=2, progress=False)
+    log = (tmp_path / "runs" / "summation" / "sweep.log").read_text().splitlines()
+    finished = {line.split("] ")[1].split(":")[0]: i for i, line in enumerate(log) if ": done in" in line}
+    started = {line.split("] ")[1].split(":")[0]: i for i, line in enumerate(log) if line.endswith(": start")}
+    assert len(finished) == len(started) == 6
+    for seed in (0, 1):
+        fp = f"seed-{seed}/recipe/summation-lstm-fp"
+        assert finished[fp] < started[f"seed-{seed}/recipe/summation-lstm-tc"]
+    assert len(results["lstm"]["recipe"]["tc"]["test_exact_match"]["seeds"]) == 2
 
 
-def test_frames_sweep_reports_mse_per_predicted_frame(tmp_path, small_experiments, shared_data):
+def test_frames_sweep_reports_baselines_mse_and_ssim_per_predicted_frame(tmp_path, small_experiments, shared_data):
     results = reproduce.reproduce("frames", runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs",
                                   data_dir=str(shared_data), epochs=1, limit=20, progress=False)
-    entry = results["convlstm"]["bc"]
-    assert entry["predicted_frame_numbers"] == list(range(8, 16))
-    assert len(entry["test_mse_per_frame"]) == 8 and all(0 < v < 1 for v in entry["test_mse_per_frame"])
+    assert results["predicted_frame_numbers"] == list(range(8, 16))
+    assert set(results["baselines"]) == {"copy_last", "black"}
+    assert all(len(v) == 8 for v in [*results["baselines"].values(), *results["baselines_ssim"].values()])
+    run = json.loads((tmp_path / "runs" / "frames" / "seed-0" / "recipe" / "frames-convlstm-32-bc" / "run.json")
+                     .read_text())
+    assert results["bc"]["mse_per_frame"]["seeds"] == [run["test_mse_per_frame"]]
+    assert results["bc"]["ssim_per_frame"]["seeds"] == [run["test_ssim_per_frame"]]
+    fp = results["fp"]["mse_per_frame"]["mean"]
+    assert results["bc"]["ratio_to_fp"]["mean"] == pytest.approx(np.divide(run["test_mse_per_frame"], fp).tolist())
+    better = np.minimum(results["baselines"]["copy_last"], results["baselines"]["black"])
+    assert results["fp"]["ratio_to_best_baseline"]["mean"] == pytest.approx((np.asarray(fp) / better).tolist())
     assert {p.split("/")[-1] for p in results["figures"]} >= {"frames-predictions.png", "frames-mse.png"}
     markdown = (tmp_path / "docs" / "results.md").read_text()
-    assert "| bc |" in markdown and "worst ratio to FP" in markdown
+    assert "| baseline: copy last |" in markdown and "| bc ÷ fp (≤ 1.2) |" in markdown
 
 
-def test_markdown_marks_imdb_targets_met_and_missed(tmp_path):
-    entry = lambda acc: {"test_accuracy": acc, "best_epoch": 1, "epochs_completed": 4,
-                         "n_train": 9, "n_val": 1, "n_test": 10}
-    results = {"experiment": "imdb", "setup": {"note": "n", "epochs": 20, "batch_size": 64, "patience": 3,
-                                               "learning_rate": 0.001, "scale": "tensor", "limit": None},
-               "figures": [], "lstm": {"fp": entry(0.8412), "bc": entry(0.8249)}}
-    (tmp_path / "imdb.json").write_text(json.dumps(results))
-    markdown = reproduce.render_markdown(tmp_path)
-    assert "| lstm | fp | 84.12 | ≥ 84.0 ✅ | 82.87 |" in markdown
-    assert "| lstm | bc | 82.49 | ≥ 82.5 ❌ | 76.25 |" in markdown
-
-
-def test_bad_experiment_or_task_is_refused_before_any_work(tmp_path):
-    with pytest.raises(ValueError, match="valid choices: imdb, imdb-scratch, summation, frames"):
-        reproduce.reproduce("mnist", runs_dir=tmp_path)
-    with pytest.raises(ValueError, match="does not fit experiment imdb"):
-        reproduce.reproduce("imdb", runs_dir=tmp_path, task="frames-convlstm")
-    assert not any(tmp_path.iterdir())
-
-
-def test_imdb_quantized_runs_start_from_the_float_run(tmp_path, monkeypatch, shared_data):
-    from lowbit.pipeline.train import recipe
-
+def test_imdb_sweep_trains_the_recipe_and_the_papers_protocol_side_by_side(tmp_path, monkeypatch, shared_data):
     imdb = dataclasses.replace(reproduce.EXPERIMENTS["imdb"], tasks=("imdb-lstm",),
                                runs=(("imdb-lstm", "fp", "normal"), ("imdb-lstm", "tc", "normal")))
     monkeypatch.setitem(reproduce.EXPERIMENTS, "imdb", imdb)
     results = reproduce.reproduce("imdb", runs_dir=tmp_path / "runs", docs_dir=tmp_path / "docs",
                                   data_dir=str(shared_data), epochs=1, limit=100, progress=False)
-    runs = tmp_path / "runs" / "imdb"
-    fp = json.loads((runs / "imdb-lstm-fp" / "config.json").read_text())
-    tc = json.loads((runs / "imdb-lstm-tc" / "config.json").read_text())
-    assert fp["learning_rate"] == recipe.FLOAT_LEARNING_RATE and fp["init_from"] is None
-    assert tc["learning_rate"] == recipe.FINETUNE_LEARNING_RATE and tc["init_from"] == str(runs / "imdb-lstm-fp")
-    assert results["setup"]["finetune_learning_rate"] == recipe.FINETUNE_LEARNING_RATE
-    assert "QAT from the float weights" in (tmp_path / "docs" / "results.md").read_text()
+    runs = tmp_path / "runs" / "imdb" / "seed-0"
+    tc = json.loads((runs / "recipe" / "imdb-lstm-tc" / "config.json").read_text())
+    scratch = json.loads((runs / "paper_protocol" / "imdb-lstm-tc" / "config.json").read_text())
+    assert tc["init_from"] == str(runs / "recipe" / "imdb-lstm-fp")
+    assert scratch["init_from"] is None and scratch["learning_rate"] == recipe.SCRATCH_LEARNING_RATE
+    assert set(results["lstm"]) == {"recipe", "paper_protocol"}
+    assert set(results["setup"]["protocols"]) == {"recipe", "paper_protocol"}
+    assert Path(tmp_path / "docs" / "results" / "imdb-lstm-paper-protocol-curves.png").is_file()
+    markdown = (tmp_path / "docs" / "results.md").read_text()
+    assert "**recipe**" in markdown and "**paper protocol**" in markdown

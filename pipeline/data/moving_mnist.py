@@ -138,3 +138,30 @@ def mse_per_frame(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         raise ValueError(f"shapes differ: {truth.shape} vs {predicted.shape}")
     axes = tuple(i for i in range(truth.ndim) if i != 1)
     return np.mean((truth.astype(np.float64) - predicted.astype(np.float64)) ** 2, axis=axes)
+
+
+SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+
+
+def ssim_per_frame(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Structural similarity (Wang et al., 2004) per frame, shape ``(frames,)``: mean over sequences
+    of each frame's mean SSIM map. Intensities in [0, 1] (dynamic range 1); an 11x11 Gaussian window
+    of sigma 1.5 applied without padding (only windows inside the frame), K1 = 0.01, K2 = 0.03 —
+    the definition ``tf.image.ssim`` uses. Inputs ``(n, frames, h, w, 1)``, h and w at least 11."""
+    if truth.shape != predicted.shape:
+        raise ValueError(f"shapes differ: {truth.shape} vs {predicted.shape}")
+    if truth.ndim != 5 or truth.shape[-1] != 1 or min(truth.shape[2:4]) < SSIM_WINDOW:
+        raise ValueError(f"ssim needs (n, frames, h, w, 1) frames of at least {SSIM_WINDOW} pixels, got {truth.shape}")
+    x, y = truth[..., 0].astype(np.float64), predicted[..., 0].astype(np.float64)
+    taps = np.exp(-0.5 * ((np.arange(SSIM_WINDOW) - (SSIM_WINDOW - 1) / 2) / SSIM_SIGMA) ** 2)
+    taps /= taps.sum()
+
+    def blur(a):  # separable Gaussian, 'valid' in both spatial axes
+        a = np.lib.stride_tricks.sliding_window_view(a, SSIM_WINDOW, axis=2) @ taps
+        return np.lib.stride_tricks.sliding_window_view(a, SSIM_WINDOW, axis=3) @ taps
+
+    c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2
+    mx, my = blur(x), blur(y)
+    vx, vy, cov = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    ssim = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return ssim.mean(axis=(2, 3)).mean(axis=0)

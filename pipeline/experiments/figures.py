@@ -80,34 +80,97 @@ def weight_distributions(weights: np.ndarray, layer: str, path) -> Path:
     return save(fig, path)
 
 
+def seed_scores(scores: dict, ylabel: str, title: str, path,
+                reference: dict[str, dict[str, float]] | None = None) -> Path:
+    """Fig. 16, 18 over seeds: one panel per architecture (``{arch: {protocol: {scheme: [% per
+    seed]}}}``); per scheme one bar per protocol at the mean, its 95 % t interval as an error bar
+    and every seed's value as a dot on it; ``reference`` ({arch: {scheme: %}}) adds the paper's
+    bar, hatched."""
+    from lowbit.pipeline.experiments import stats
+
+    archs = list(scores)
+    fig, axes = plt.subplots(1, len(archs), figsize=(6.2 * len(archs), 4), squeeze=False)
+    everything = []
+    for ax, arch in zip(axes[0], archs):
+        protocols = list(scores[arch])
+        paper = (reference or {}).get(arch, {})
+        schemes = list(dict.fromkeys(k for p in protocols for k in scores[arch][p]))
+        slots = protocols + (["paper"] if paper else [])
+        width = 0.8 / len(slots)
+        for j, slot in enumerate(slots):
+            for i, scheme in enumerate(schemes):
+                x = i + (j - (len(slots) - 1) / 2) * width
+                if slot == "paper":
+                    if scheme in paper:
+                        ax.bar(x, paper[scheme], width, color="white", edgecolor=color(scheme), hatch="//")
+                        ax.text(x, paper[scheme], f"{paper[scheme]:.1f}", ha="center", va="bottom", fontsize=6)
+                        everything.append(paper[scheme])
+                    continue
+                values = scores[arch][slot].get(scheme)
+                if not values:
+                    continue
+                summary = stats.summarize(values)
+                ax.bar(x, summary["mean"], width, color=color(scheme), alpha=1.0 if j == 0 else 0.55,
+                       edgecolor="black", linewidth=0.4)
+                if summary["ci95"]:
+                    low, high = summary["ci95"]
+                    ax.errorbar(x, summary["mean"], yerr=[[summary["mean"] - low], [high - summary["mean"]]],
+                                color="black", capsize=3, linewidth=0.8)
+                ax.scatter([x] * len(values), values, color="black", s=9, zorder=3)
+                ax.text(x, max(values), f"{summary['mean']:.2f}", ha="center", va="bottom", fontsize=6)
+                everything += values
+        ax.set_xticks(range(len(schemes)), [label(s) for s in schemes], fontsize=7)
+        ax.set(ylabel=ylabel, title=f"{arch.upper()}: " + ", ".join(
+            p.replace("_", " ") + (" (solid)" if k == 0 else " (light)" if p != "paper" else " (hatched)")
+            for k, p in enumerate(slots)))
+        ax.title.set_fontsize(8)
+        ax.grid(axis="y", alpha=0.3)
+    finite = [v for v in everything if np.isfinite(v)] or [0.0]
+    for ax in axes[0]:
+        ax.set_ylim(max(0.0, min(finite) - 3), max(finite) + 1.5)  # zoomed: differences of a point show
+    fig.suptitle(title + " (bars: mean; whiskers: 95 % interval; dots: seeds)", fontsize=9)
+    return save(fig, path)
+
+
 def frame_predictions(truth: np.ndarray, predictions: dict[str, np.ndarray],
-                      frame_numbers: list[int], path) -> Path:
+                      frame_numbers: list[int], path, *, seen: np.ndarray | None = None) -> Path:
     """Fig. 19-22: one row of ground-truth frames, then one row per scheme's predictions.
 
-    ``truth`` and each prediction: ``(frames, h, w)``; ``frame_numbers`` label the columns."""
+    ``truth`` and each prediction: ``(frames, h, w)`` for the frames ``frame_numbers`` label;
+    ``seen`` (h, w), when given, is drawn first in every row: the last frame the model saw."""
+    columns = ([("last seen", seen)] if seen is not None else []) + [(f"frame {n}", None) for n in frame_numbers]
     rows = 1 + len(predictions)
-    fig, axes = plt.subplots(rows, len(frame_numbers), figsize=(1.5 * len(frame_numbers), 1.6 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, len(columns), figsize=(1.3 * len(columns), 1.4 * rows), squeeze=False)
     images = [("ground truth", truth)] + [(label(k), v) for k, v in predictions.items()]
+    offset = 1 if seen is not None else 0
     for r, (row_label, frames) in enumerate(images):
-        for c, number in enumerate(frame_numbers):
+        for c, (title, fixed) in enumerate(columns):
             ax = axes[r][c]
-            ax.imshow(frames[c], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(fixed if fixed is not None else frames[c - offset], cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(f"frame {number}", fontsize=8)
+                ax.set_title(title, fontsize=8)
             if c == 0:
                 ax.set_ylabel(row_label, fontsize=7)
     return save(fig, path)
 
 
-def mse_per_frame(curves: dict[str, list[float]], frame_numbers: list[int], title: str, path) -> Path:
-    """Fig. 23: MSE (eq. 25) of each predicted frame, one line per scheme."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+def mse_per_frame(curves: dict, frame_numbers: list[int], title: str, path,
+                  baselines: dict[str, list[float]] | None = None) -> Path:
+    """Fig. 23: MSE (eq. 25) of each predicted frame, one line per scheme. A curve is a list of
+    values, or a seed summary (:func:`lowbit.pipeline.experiments.stats.summarize`) drawn as its
+    mean with the 95 % interval shaded; ``baselines`` (name -> values) are drawn dashed grey."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for key, values in curves.items():
-        ax.plot(frame_numbers, values, marker="o", color=color(key), label=label(key))
+        mean = values["mean"] if isinstance(values, dict) else values
+        ax.plot(frame_numbers, mean, marker="o", color=color(key), label=label(key))
+        if isinstance(values, dict) and values["ci95"]:
+            ax.fill_between(frame_numbers, *values["ci95"], color=color(key), alpha=0.15)
+    for (name, values), style in zip((baselines or {}).items(), ("--", ":", "-.")):
+        ax.plot(frame_numbers, values, linestyle=style, color="grey", label=f"baseline: {name.replace('_', ' ')}")
     ax.set(xlabel="predicted frame", ylabel="MSE", title=title)
-    ax.legend(fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return save(fig, path)

@@ -8,8 +8,8 @@ Measured on IMDB LSTM, full data, seed 0, early-stopped on the validation split 
   83.96 %, at 1e-3 worse (validation 0.830 vs 0.848); TC 84.16 %, BC 83.14 % at 3e-4;
 * QC from the 3e-4 float model (trained further, best epoch 2) at 1e-4 83.83 %, at 3e-4 82.17 %.
 
-Used by ``lowbit run`` and ``lowbit reproduce imdb``; ``lowbit reproduce imdb-scratch`` keeps
-the paper's protocol (every scheme from scratch at 1e-3) for comparison.
+Used by ``lowbit run`` and ``lowbit reproduce imdb``, whose sweep also trains the paper's
+protocol (every scheme from scratch at 1e-3) beside it, seed by seed.
 """
 
 FLOAT_LEARNING_RATE = 3e-4
