@@ -26,6 +26,16 @@ def _no_measures(model, splits) -> dict:
 
 
 @dataclass(frozen=True)
+class TrainingTwin:
+    """Train a task's model through another model that shares its layers (and so its weights),
+    e.g. one that feeds the model's predictions back as its next inputs. Checkpoints, early
+    stopping and export still see the task's model; only ``fit`` runs the twin."""
+
+    build: Callable  # (the task's model, float or QAT-wrapped) -> keras.Model sharing its layers
+    inputs: Callable  # (x of a split) -> what the twin reads; its targets are the split's y
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     arch: str  # the recurrent layer kind, as results group runs: lstm, gru, convlstm
@@ -53,6 +63,8 @@ class Task:
     load_test_texts: Callable | None = None
     # A user's own model and data (lowbit.models.user.UserSpec); None for the built-in tasks.
     user: object = None
+    # None: fit trains the model itself on x -> y.
+    training_twin: TrainingTwin | None = None
 
     @property
     def text_demo(self) -> bool:
@@ -123,6 +135,7 @@ def _frames_task(canvas: int) -> Task:
         metric="mse", higher_is_better=False,
         inputs=InputKind.TENSORS, test_metric="mse", score=frames.mean_mse,
         rollout_seen=moving_mnist.SEEN, test_measures=frames.test_measures,
+        training_twin=TrainingTwin(frames.closed_loop, frames.closed_loop_inputs),
     )
 
 

@@ -88,3 +88,44 @@ def test_frames_baselines_copy_the_last_seen_frame_and_predict_black():
     assert result["copy_last"]["mse_per_frame"] == [0.0] * 8
     assert np.allclose(result["copy_last"]["ssim_per_frame"], 1.0)
     assert np.allclose(result["black"]["mse_per_frame"], np.mean(full[:, 7:] ** 2, axis=(0, 2, 3, 4)))
+
+
+@pytest.mark.parametrize("scheme", ["fp", "tc"])
+def test_closed_loop_twin_predicts_what_the_fed_back_rollout_predicts(scheme):
+    from lowbit.pipeline import qat
+
+    model = qat.quantize_model(frames.build(canvas=16, filters=4), scheme)
+    seen = np.random.default_rng(3).random((2, 4, 16, 16, 1)).astype(np.float32)
+    twin = frames.ClosedLoop(model, fed_back=3)
+    out = twin(seen, training=False).numpy()
+    assert out.shape == (2, 4 + 3, 16, 16, 1)
+    assert np.allclose(out[:, :4], model(seen, training=False).numpy(), atol=1e-5)
+    plain = qat.strip(model)  # the deployed model, rolled out by re-reading the whole sequence
+    assert np.allclose(out[:, 3:], frames.predict_frames(plain, seen, 4), atol=1e-5)
+    assert getattr(model.layers[1], "layer", model.layers[1]).return_state is False  # saved as built
+
+
+def test_training_the_closed_loop_twin_trains_the_model_through_its_fed_back_frames():
+    from lowbit.pipeline.keras2 import keras
+
+    model = frames.build(canvas=16, filters=4)
+    twin = frames.ClosedLoop(model, fed_back=2)
+    seen = np.random.default_rng(4).random((4, 3, 16, 16, 1)).astype(np.float32)
+    with __import__("tensorflow").GradientTape() as tape:
+        last = twin(seen, training=True)[:, -1]  # the second fed-back prediction only
+        loss = keras.losses.mean_squared_error(np.zeros_like(last), last)
+    kernel = model.get_layer("convlstm").cell.kernel
+    grads = tape.gradient(loss, [kernel, model.get_layer("reconstruction").kernel])
+    assert all(g is not None and np.abs(g.numpy()).sum() > 0 for g in grads)
+    before = kernel.numpy().copy()
+    twin.compile(keras.optimizers.Adam(1e-2), "mse")
+    twin.fit(seen, np.zeros((4, 5, 16, 16, 1), np.float32), epochs=1, verbose=0)
+    assert not np.array_equal(before, model.get_layer("convlstm").cell.kernel.numpy())
+
+
+def test_closed_loop_needs_a_convlstm_first():
+    from lowbit.pipeline.keras2 import keras
+
+    inp = keras.Input((None, 4))
+    with pytest.raises(ValueError, match="needs a ConvLSTM2D first"):
+        frames.ClosedLoop(keras.Model(inp, keras.layers.LSTM(2)(inp)), fed_back=1)

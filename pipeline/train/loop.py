@@ -157,15 +157,20 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
     for name, write in splits.artifacts.items():
         write(run_dir / name)
     if state["epochs_completed"] < config.epochs and not _stopped_early(state, config):
+        fitted, inputs = model, (lambda x: x)
+        if task.training_twin is not None:  # e.g. closed-loop frames: the twin shares the model's weights
+            with distribution_strategy(config.strategy).scope():
+                fitted, inputs = task.training_twin.build(model), task.training_twin.inputs
+                fitted.compile(model.optimizer, task.loss, metrics=[task.metric])
         with _DeferredInterrupt() as interrupt:
-            model.fit(
-                splits.x_train, splits.y_train,
-                validation_data=(splits.x_val, splits.y_val),
+            fitted.fit(
+                inputs(splits.x_train), splits.y_train,
+                validation_data=(inputs(splits.x_val), splits.y_val),
                 batch_size=config.batch_size,
                 epochs=config.epochs,
                 initial_epoch=state["epochs_completed"],
                 verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-                callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config),
+                callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config, model),
                            interrupt],
                 shuffle=True,
             )
@@ -318,11 +323,12 @@ class _DeferredInterrupt(keras.callbacks.Callback):
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
-    """Saves checkpoint, best model and history after every completed epoch; early-stops."""
+    """Saves checkpoint, best model and history after every completed epoch; early-stops.
+    ``saved`` is the task's model, with its optimizer (also when ``fit`` trains a twin)."""
 
-    def __init__(self, run_dir: Path, state: dict, task, config: TrainConfig):
+    def __init__(self, run_dir: Path, state: dict, task, config: TrainConfig, saved):
         super().__init__()
-        self.run_dir, self.state, self.task, self.config = run_dir, state, task, config
+        self.run_dir, self.state, self.task, self.config, self.saved = run_dir, state, task, config, saved
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -334,9 +340,9 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         best = self.state["best_value"]
         if best is None or (value > best if self.task.higher_is_better else value < best):
             self.state["best_epoch"], self.state["best_value"] = epoch + 1, value
-            _save_model(self.model, self.run_dir / "best.h5")
+            _save_model(self.saved, self.run_dir / "best.h5")
         self.state["epochs_completed"] = epoch + 1
-        _save_model(self.model, self.run_dir / "checkpoint.h5")
+        _save_model(self.saved, self.run_dir / "checkpoint.h5")
         # What resume checks before trusting the checkpoint (_check_checkpoint).
         self.state["checkpoint"] = {"sha256": file_hash(self.run_dir / "checkpoint.h5", "sha256"),
                                     "scheme": self.config.scheme, "task": self.config.task}
