@@ -129,3 +129,16 @@ def test_closed_loop_needs_a_convlstm_first():
     inp = keras.Input((None, 4))
     with pytest.raises(ValueError, match="needs a ConvLSTM2D first"):
         frames.ClosedLoop(keras.Model(inp, keras.layers.LSTM(2)(inp)), fed_back=1)
+
+
+def test_the_closed_loop_twin_keeps_batchnorm_statistics_fixed_while_it_trains():
+    from lowbit.pipeline.keras2 import keras
+
+    model = frames.build(canvas=16, filters=4)
+    twin = frames.ClosedLoop(model, fed_back=2)
+    seen = np.random.default_rng(5).random((4, 3, 16, 16, 1)).astype(np.float32)
+    bn = model.get_layer("batchnorm")
+    moving, gamma = bn.moving_mean.numpy().copy(), bn.gamma.numpy().copy()
+    twin.compile(keras.optimizers.Adam(1e-2), "mse")
+    twin.fit(seen, np.zeros((4, 5, 16, 16, 1), np.float32), epochs=1, verbose=0)
+    assert np.array_equal(bn.moving_mean.numpy(), moving) and not np.array_equal(bn.gamma.numpy(), gamma)

@@ -138,12 +138,17 @@ EXPERIMENTS = {
     "frames": Experiment(
         "frames", ("frames-convlstm-32",),
         _grid(("frames-convlstm-32",), lambda t: BASE_VARIANTS),
-        epochs=12, batch_size=16, patience=3, protocols=(Protocol("recipe", "lowbit's recipe", 1e-3, 3e-4),),
+        epochs=20, batch_size=16, patience=3, protocols=(Protocol("recipe", "lowbit's recipe", 1e-3, 3e-4),),
         score_key=None,
-        note="Moving MNIST, 2 digits, 15 frames: next-frame training; at test the first 7 "
-             "frames are given and frames 8-15 predicted one at a time, each prediction fed "
-             "back. 32x32 canvas (digits scaled to 14 px) instead of the paper's 64x64, which "
-             "costs ~9x more per step on this 2-core CPU; `--task frames-convlstm` runs 64x64.",
+        note="Moving MNIST, 2 digits, 15 frames; at test the first 7 frames are given and frames 8-15 "
+             "predicted one at a time, each prediction fed back. Trained the same way, closed-loop "
+             "(`lowbit.models.frames.ClosedLoop`): the model reads 7 frames, then its own predictions, "
+             "and the loss on frames 2-15 is back-propagated through the fed-back frames; "
+             "BatchNormalization uses its moving statistics in training too. Next-frame training "
+             "(every input the true frame) faded to black: frame 15's MSE 0.0359 against an all-black "
+             "frame's 0.0364. 32x32 canvas (digits scaled to 14 px) instead of the paper's 64x64, which "
+             "costs ~9x more per step on this 2-core CPU (`--task frames-convlstm` runs 64x64); "
+             "16-filter ConvLSTM, 1,800 training sequences.",
         other_tasks=("frames-convlstm",),
     ),
 }
