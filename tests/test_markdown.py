@@ -19,6 +19,7 @@ def _entry(values, fp=None, **extra):
 
 
 def _render(tmp_path, results):
+    results = {"layout": markdown.LAYOUT, **results}
     (tmp_path / f"{results['experiment']}.json").write_text(json.dumps(results))
     return markdown.render_markdown(tmp_path, [results["experiment"]])
 
@@ -72,3 +73,9 @@ def test_frames_tables_mark_the_baseline_margin_and_the_ratio_to_float(tmp_path)
     assert "| bc ÷ fp (≤ 1.2) | 1.09 ✅ | 1.33 ❌ |" in text
     assert "| baseline: black | 0.0360 | 0.0360 |" in text
     assert "BC 1.33×" in text
+
+
+def test_a_results_file_of_an_older_layout_says_how_to_regenerate_it(tmp_path):
+    (tmp_path / "summation.json").write_text(json.dumps({"experiment": "summation", "lstm": {"fp": {}}}))
+    text = markdown.render_markdown(tmp_path, ["summation"])
+    assert "written by an older lowbit" in text and "lowbit reproduce summation --seeds N" in text

@@ -14,7 +14,8 @@ import numpy as np
 
 from lowbit.pipeline.schemes import parse_variant_key
 
-_NOT_ENTRIES = ("experiment", "setup", "figures", "predicted_frame_numbers", "baselines", "baselines_ssim")
+LAYOUT = 2  # of the results JSON this module reads (1: one run per cell, before --seeds)
+_NOT_ENTRIES = ("layout", "experiment", "setup", "figures", "predicted_frame_numbers", "baselines", "baselines_ssim")
 
 
 def render_markdown(results_dir: Path, names) -> str:
@@ -27,8 +28,14 @@ def render_markdown(results_dir: Path, names) -> str:
              "the 95 % t interval of the mean and each seed's value. Figures are in `results/`.", ""]
     for name in names:
         path = Path(results_dir) / f"{name}.json"
-        if path.is_file():
-            lines += _experiment(json.loads(path.read_text()))
+        if not path.is_file():
+            continue
+        results = json.loads(path.read_text())
+        if results.get("layout") != LAYOUT:
+            lines += [f"## {name}", "", f"`results/{name}.json` was written by an older lowbit (one run per cell); "
+                      f"run `lowbit reproduce {name} --seeds N` to regenerate it.", ""]
+            continue
+        lines += _experiment(results)
     return "\n".join(lines) + "\n"
 
 
@@ -113,12 +120,17 @@ def _target(setup: dict, scheme: str, score: dict, gap: dict | None) -> str:
     parts = []
     if target is not None:
         mean = 100 * score["mean"]
-        parts.append(f"≥ {target} " + ("✅" if mean >= target else f"❌ (by {target - mean:.2f})"))
+        parts.append(f"≥ {target} " + ("✅" if mean >= target else f"❌ (by {_points(target - mean)})"))
     limit = setup["gap_target"]
     if gap is not None and limit is not None:
         points = 100 * gap["mean"]
-        parts.append(f"gap ≥ −{limit} " + ("✅" if points >= -limit else f"❌ (by {-limit - points:.2f})"))
+        parts.append(f"gap ≥ −{limit} " + ("✅" if points >= -limit else f"❌ (by {_points(-limit - points)})"))
     return "; ".join(parts) or "—"
+
+
+def _points(miss: float) -> str:
+    """A miss in points: two decimals, three when two would print 0.00."""
+    return f"{miss:.2f}" if miss >= 0.005 else f"{miss:.3f}"
 
 
 def _uniform_lines(results: dict, archs, key: str) -> list[str]:

@@ -352,7 +352,8 @@ def _setup(experiment: Experiment, planned: list[PlannedRun], summaries: dict) -
 
 
 def _results(experiment: Experiment, planned: list[PlannedRun], summaries: dict, data_dir) -> dict:
-    results: dict = {"experiment": experiment.name, "setup": _setup(experiment, planned, summaries)}
+    results: dict = {"experiment": experiment.name, "layout": markdown.LAYOUT,
+                     "setup": _setup(experiment, planned, summaries)}
     if experiment.score_key is None:
         results.update(_frames_results(planned, summaries, data_dir))
         return results
