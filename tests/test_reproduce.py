@@ -101,6 +101,8 @@ def test_summation_sweep_over_two_seeds_writes_summaries_gaps_figures_markdown_t
     capsys.readouterr()
     reproduce.reproduce("summation", **options)
     assert capsys.readouterr().err.count("finished earlier, reused") == 6
+    log = (run_dir / "sweep.log").read_text().splitlines()
+    assert len(log) == 18 and sum(line.endswith(": reused, finished earlier") for line in log) == 6
     assert stamps == {p: p.stat().st_mtime_ns for p in run_dir.glob("seed-*/*/*/run.json")}
 
     with pytest.raises(FileExistsError, match="other settings"):

@@ -246,10 +246,12 @@ def _train_all(planned: list[PlannedRun], *, log: Path, jobs: int, progress: boo
         summaries = {}
         for i, run in enumerate(planned, 1):
             label = f"[{i}/{len(planned)}] {run.name}"
-            started = time.monotonic()
-            _log(log, f"{label}: start")
+            started, finished = time.monotonic(), _finished(run)
+            if not finished:
+                _log(log, f"{label}: start")
             summaries[run.config.out] = train_or_reuse(run.config, label=f"[{i}/{len(planned)}]", progress=progress)
-            _log(log, f"{label}: {_outcome(summaries[run.config.out], time.monotonic() - started)}")
+            _log(log, f"{label}: " + ("reused, finished earlier" if finished else
+                                      _outcome(summaries[run.config.out], time.monotonic() - started)))
         return summaries
     return _train_parallel(planned, log=log, jobs=jobs)
 
@@ -273,15 +275,18 @@ def _train_parallel(planned: list[PlannedRun], *, log: Path, jobs: int) -> dict:
                         break
                     waiting.remove(run)
                     label = f"[{index[run.config.out]}/{len(planned)}] {run.name}"
-                    _log(log, f"{label}: start", echo=True)
-                    running[pool.submit(_train_child, run.config)] = (run, label, time.monotonic())
+                    finished = _finished(run)
+                    if not finished:
+                        _log(log, f"{label}: start", echo=True)
+                    running[pool.submit(_train_child, run.config)] = (run, label, time.monotonic(), finished)
                 if not running:
                     raise RuntimeError("a planned run starts from a run that is not planned")  # a bug in plan()
                 done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
                 for future in done:
-                    run, label, started = running.pop(future)
+                    run, label, started, finished = running.pop(future)
                     summaries[run.config.out] = future.result()  # a failed run raises here, the others finish
-                    _log(log, f"{label}: {_outcome(summaries[run.config.out], time.monotonic() - started)}",
+                    _log(log, f"{label}: " + ("reused, finished earlier" if finished else
+                                              _outcome(summaries[run.config.out], time.monotonic() - started)),
                          echo=True)
     finally:
         for key, value in saved_env.items():
@@ -290,6 +295,12 @@ def _train_parallel(planned: list[PlannedRun], *, log: Path, jobs: int) -> dict:
             else:
                 os.environ[key] = value
     return summaries
+
+
+def _finished(run: PlannedRun) -> bool:
+    """The run's directory holds a finished run (train_or_reuse then reuses it, or refuses if its
+    settings differ)."""
+    return (Path(run.config.out) / "run.json").is_file()
 
 
 def _train_child(config) -> dict:
