@@ -158,3 +158,32 @@ def test_imdb_sweep_trains_the_recipe_and_the_papers_protocol_side_by_side(tmp_p
     assert Path(tmp_path / "docs" / "results" / "imdb-lstm-paper-protocol-curves.png").is_file()
     markdown = (tmp_path / "docs" / "results.md").read_text()
     assert "**recipe**" in markdown and "**paper protocol**" in markdown
+
+
+@pytest.mark.slow  # two worker processes importing TensorFlow, then an interrupt (~60 s)
+def test_ctrl_c_sent_to_the_parent_alone_stops_a_parallel_sweep_and_its_children(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs = tmp_path / "runs"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lowbit.cli", "reproduce", "summation", "--runs", str(runs), "--docs",
+         str(tmp_path / "docs"), "--epochs", "60", "--limit", "2000", "--seeds", "2", "--jobs", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    log = runs / "summation" / "sweep.log"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(runs.glob("summation/seed-*/recipe/*/checkpoint.h5")):
+        time.sleep(1)
+    os.kill(child.pid, signal.SIGINT)  # the parent only, as `kill -INT` would
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130 and "interrupted; resume with the same command" in err
+    assert ": start" in log.read_text()
+    for _ in range(20):  # the children (and multiprocessing's resource tracker) end within seconds
+        leftovers = subprocess.run(["pgrep", "-a", "-s", str(child.pid)], capture_output=True, text=True).stdout
+        if not leftovers:
+            break
+        time.sleep(1)
+    assert leftovers == ""

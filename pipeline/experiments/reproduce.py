@@ -37,6 +37,7 @@ frame], "black": [...]}, "baselines_ssim": {...}, "fp": {"mse_per_frame": {...},
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -268,7 +269,8 @@ def _train_parallel(planned: list[PlannedRun], *, log: Path, jobs: int) -> dict:
     index = {run.config.out: i for i, run in enumerate(planned, 1)}
     waiting, running, summaries = list(planned), {}, {}
     try:
-        with futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+                _interrupting_children():
             while waiting or running:
                 for run in [r for r in waiting if r.config.init_from in (None, *summaries)]:
                     if len(running) == jobs:
@@ -301,6 +303,23 @@ def _finished(run: PlannedRun) -> bool:
     """The run's directory holds a finished run (train_or_reuse then reuses it, or refuses if its
     settings differ)."""
     return (Path(run.config.out) / "run.json").is_file()
+
+
+@contextlib.contextmanager
+def _interrupting_children():
+    """Ctrl-C (or SIGINT sent to this process alone) reaches the training children too: each
+    stops at its next batch boundary with its last finished epoch checkpointed, instead of the
+    pool waiting for their runs to end."""
+    import multiprocessing
+    import signal
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGINT)
+        raise
 
 
 def _train_child(config) -> dict:
