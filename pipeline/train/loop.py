@@ -143,7 +143,8 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
         _write_json(run_dir / user.SPEC_FILE, spec.to_json())
     keras.utils.set_random_seed(random_seed(config, state["epochs_completed"] if state else 0))
 
-    with distribution_strategy(config.strategy).scope():
+    strategy = distribution_strategy(config.strategy)
+    with strategy.scope():
         if state:
             _check_checkpoint(run_dir, state, config)
             model = model_files.load(run_dir / "checkpoint.h5", compile=True, qat=True)
@@ -159,7 +160,7 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
     if state["epochs_completed"] < config.epochs and not _stopped_early(state, config):
         fitted, inputs = model, (lambda x: x)
         if task.training_twin is not None:  # e.g. closed-loop frames: the twin shares the model's weights
-            with distribution_strategy(config.strategy).scope():
+            with strategy.scope():  # the strategy the model's variables were made under
                 fitted, inputs = task.training_twin.build(model), task.training_twin.inputs
                 fitted.compile(model.optimizer, task.loss, metrics=[task.metric])
         with _DeferredInterrupt() as interrupt:
