@@ -52,20 +52,15 @@ def _setup_lines(results: dict) -> list[str]:
             f"{examples['test']:,}.", ""]
 
 
-def _pct(summary: dict) -> str:
-    """``84.12 ± 0.31 [83.35, 84.89]`` of a summary of fractions."""
-    text = f"{100 * summary['mean']:.2f}"
-    if summary["std"] is not None:
-        low, high = summary["ci95"]
-        text += f" ± {100 * summary['std']:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
-    return text
-
-
-def _gap(summary: dict) -> str:
-    text = f"{100 * summary['mean']:+.2f}"
+def _pct(summary: dict, *, signed: bool = False) -> str:
+    """A summary of fractions in %: ``84.12 ± 0.31 [83.35, 84.89]``; ``signed`` (a gap):
+    ``-0.76 [-3.67, +2.15]``, without the spread."""
+    sign = "+" if signed else ""
+    text = f"{100 * summary['mean']:{sign}.2f}"
     if summary["ci95"] is not None:
         low, high = summary["ci95"]
-        text += f" [{100 * low:+.2f}, {100 * high:+.2f}]"
+        spread = "" if signed else f" ± {100 * summary['std']:.2f}"
+        text += f"{spread} [{100 * low:{sign}.2f}, {100 * high:{sign}.2f}]"
     return text
 
 
@@ -104,7 +99,7 @@ def _scores(results: dict) -> list[str]:
             for scheme, entry in results[arch].get(protocol, {}).items():
                 score = entry[key]
                 gap = entry.get("gap_to_fp", {}).get(key)
-                row = f"| {arch} | {scheme} | {_pct(score)} | {_each(score)} | {_gap(gap) if gap else '—'} |"
+                row = f"| {arch} | {scheme} | {_pct(score)} | {_each(score)} | {_pct(gap, signed=True) if gap else '—'} |"
                 if targets:
                     row += f" {_target(setup, scheme, score, gap)} | "
                     row += f"{(setup['paper'] or {}).get(arch, {}).get(scheme, '—')} |"
@@ -140,11 +135,11 @@ def _uniform_lines(results: dict, archs, key: str) -> list[str]:
             for scheme, entry in entries.items():
                 if "normal_minus_uniform" in entry:
                     gap = entry["normal_minus_uniform"][key]
-                    normal = scheme.rsplit("-", 1)[0]
+                    normal = parse_variant_key(scheme)[0].name
                     verdict = ("normal better" if gap["ci95"] and gap["ci95"][0] > 0 else
                                "uniform better" if gap["ci95"] and gap["ci95"][1] < 0 else "no difference shown")
                     rows.append(f"| {arch} | {normal} | {_pct(entries[normal][key])} | {_pct(entry[key])} | "
-                                f"{_gap(gap)} | {_each(gap)} | {verdict} |")
+                                f"{_pct(gap, signed=True)} | {_each(gap)} | {verdict} |")
     if not rows:
         return []
     return ["**Normal vs uniform thresholds** (paper Fig. 14), paired by seed:", "",

@@ -228,8 +228,11 @@ def reproduce(name: str, *, runs_dir="runs/reproduce", docs_dir="docs", data_dir
         replace(run.config, init_from=None).validate()  # that others start from exist only later)
     log = Path(runs_dir) / experiment.name / "sweep.log"
     summaries = _train_all(planned, log=log, jobs=jobs, progress=progress)
-    results = _results(experiment, planned, summaries, data_dir)
-    results["figures"] = _draw(experiment, planned, summaries, results, Path(docs_dir) / "results", data_dir)
+    first = planned[0].config  # frames: baselines and figures use the test sequences (the same for every seed)
+    frames_splits = (get_task(first.task).load_data(data_dir, limit=first.limit, seed=first.seed)
+                     if experiment.score_key is None else None)
+    results = _results(experiment, planned, summaries, frames_splits)
+    results["figures"] = _draw(experiment, planned, summaries, results, Path(docs_dir) / "results", frames_splits)
     _write(Path(docs_dir) / "results" / f"{name}.json", json.dumps(results, indent=2) + "\n")
     _write(Path(docs_dir) / "results.md", markdown.render_markdown(Path(docs_dir) / "results", EXPERIMENTS))
     return results
@@ -247,12 +250,9 @@ def _train_all(planned: list[PlannedRun], *, log: Path, jobs: int, progress: boo
         summaries = {}
         for i, run in enumerate(planned, 1):
             label = f"[{i}/{len(planned)}] {run.name}"
-            started, finished = time.monotonic(), _finished(run)
-            if not finished:
-                _log(log, f"{label}: start")
+            start = _log_start(log, label, run)
             summaries[run.config.out] = train_or_reuse(run.config, label=f"[{i}/{len(planned)}]", progress=progress)
-            _log(log, f"{label}: " + ("reused, finished earlier" if finished else
-                                      _outcome(summaries[run.config.out], time.monotonic() - started)))
+            _log_end(log, label, summaries[run.config.out], start)
         return summaries
     return _train_parallel(planned, log=log, jobs=jobs)
 
@@ -277,19 +277,15 @@ def _train_parallel(planned: list[PlannedRun], *, log: Path, jobs: int) -> dict:
                         break
                     waiting.remove(run)
                     label = f"[{index[run.config.out]}/{len(planned)}] {run.name}"
-                    finished = _finished(run)
-                    if not finished:
-                        _log(log, f"{label}: start", echo=True)
-                    running[pool.submit(_train_child, run.config)] = (run, label, time.monotonic(), finished)
+                    start = _log_start(log, label, run, echo=True)
+                    running[pool.submit(_train_child, run.config)] = (run, label, start)
                 if not running:
                     raise RuntimeError("a planned run starts from a run that is not planned")  # a bug in plan()
                 done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
                 for future in done:
-                    run, label, started, finished = running.pop(future)
+                    run, label, start = running.pop(future)
                     summaries[run.config.out] = future.result()  # a failed run raises here, the others finish
-                    _log(log, f"{label}: " + ("reused, finished earlier" if finished else
-                                              _outcome(summaries[run.config.out], time.monotonic() - started)),
-                         echo=True)
+                    _log_end(log, label, summaries[run.config.out], start, echo=True)
     finally:
         for key, value in saved_env.items():
             if value is None:
@@ -299,10 +295,19 @@ def _train_parallel(planned: list[PlannedRun], *, log: Path, jobs: int) -> dict:
     return summaries
 
 
-def _finished(run: PlannedRun) -> bool:
-    """The run's directory holds a finished run (train_or_reuse then reuses it, or refuses if its
-    settings differ)."""
-    return (Path(run.config.out) / "run.json").is_file()
+def _log_start(log: Path, label: str, run: PlannedRun, *, echo: bool = False) -> tuple[float, bool]:
+    """Logs ``start`` unless the run's directory holds it finished (train_or_reuse then reuses it,
+    or refuses if its settings differ); returns what :func:`_log_end` needs."""
+    finished = (Path(run.config.out) / "run.json").is_file()
+    if not finished:
+        _log(log, f"{label}: start", echo=echo)
+    return time.monotonic(), finished
+
+
+def _log_end(log: Path, label: str, summary: dict, start: tuple[float, bool], *, echo: bool = False) -> None:
+    started, finished = start
+    _log(log, f"{label}: " + ("reused, finished earlier" if finished else
+                              _outcome(summary, time.monotonic() - started)), echo=echo)
 
 
 @contextlib.contextmanager
@@ -381,11 +386,11 @@ def _setup(experiment: Experiment, planned: list[PlannedRun], summaries: dict) -
     }
 
 
-def _results(experiment: Experiment, planned: list[PlannedRun], summaries: dict, data_dir) -> dict:
+def _results(experiment: Experiment, planned: list[PlannedRun], summaries: dict, frames_splits) -> dict:
     results: dict = {"experiment": experiment.name, "layout": markdown.LAYOUT,
                      "setup": _setup(experiment, planned, summaries)}
     if experiment.score_key is None:
-        results.update(_frames_results(planned, summaries, data_dir))
+        results.update(_frames_results(planned, summaries, frames_splits))
         return results
     for arch, protocols in _group(planned).items():
         for protocol, variants in protocols.items():
@@ -412,16 +417,15 @@ def _results(experiment: Experiment, planned: list[PlannedRun], summaries: dict,
     return results
 
 
-def _frames_results(planned: list[PlannedRun], summaries: dict, data_dir) -> dict:
+def _frames_results(planned: list[PlannedRun], summaries: dict, splits) -> dict:
     from lowbit.models import frames
 
-    first = planned[0].config
-    splits = get_task(first.task).load_data(data_dir, limit=first.limit, seed=first.seed)
+    first = planned[0]
     base = frames.baselines(splits)
-    out: dict = {"predicted_frame_numbers": summaries[first.out]["predicted_frame_numbers"],
+    out: dict = {"predicted_frame_numbers": summaries[first.config.out]["predicted_frame_numbers"],
                  "baselines": {k: v["mse_per_frame"] for k, v in base.items()},
                  "baselines_ssim": {k: v["ssim_per_frame"] for k, v in base.items()}}
-    variants = next(iter(next(iter(_group(planned).values())).values()))
+    variants = _group(planned)[arch_of(first.task)][first.protocol.key]  # one task, one protocol
     fp_mse = [summaries[r.config.out]["test_mse_per_frame"] for r in variants["fp"]]
     for key, runs in variants.items():
         mse = [summaries[r.config.out]["test_mse_per_frame"] for r in runs]
@@ -443,7 +447,7 @@ def _frames_results(planned: list[PlannedRun], summaries: dict, data_dir) -> dic
 
 
 def _draw(experiment: Experiment, planned: list[PlannedRun], summaries, results: dict, out_dir: Path,
-          data_dir) -> list[str]:
+          frames_splits) -> list[str]:
     from lowbit.pipeline.experiments import figures
 
     drawn = []
@@ -475,7 +479,7 @@ def _draw(experiment: Experiment, planned: list[PlannedRun], summaries, results:
     drawn.append(figures.weight_distributions(weights, f"{arch_of(first_fp.task)} {layer}",
                                               out_dir / f"{name}-weight-distributions.png"))
     if experiment.score_key is None:
-        drawn += _draw_frames(planned, results, out_dir, data_dir)
+        drawn += _draw_frames(planned, results, out_dir, frames_splits)
     return [str(Path(p).relative_to(out_dir.parent)) for p in drawn]
 
 
@@ -490,13 +494,12 @@ def _recurrent_kernel(model_path: Path):
     raise ValueError(f"{model_path} has no recurrent layer")
 
 
-def _draw_frames(planned: list[PlannedRun], results: dict, out_dir: Path, data_dir) -> list:
+def _draw_frames(planned: list[PlannedRun], results: dict, out_dir: Path, splits) -> list:
     from lowbit.models.frames import predict_frames
     from lowbit.pipeline.data import moving_mnist
     from lowbit.pipeline.experiments import figures
 
     config = planned[0].config
-    splits = get_task(config.task).load_data(data_dir, limit=config.limit, seed=config.seed)
     full = np.concatenate([splits.x_test[:2, :1], splits.y_test[:2]], axis=1)  # two test sequences
     seen = moving_mnist.SEEN
     numbers = results["predicted_frame_numbers"]
