@@ -67,23 +67,67 @@ def load(data_dir=None, *, splits=SPLITS, download: bool = True) -> dict[str, Re
         raise ValueError(f"unknown split(s) {sorted(unknown)}; valid choices: {', '.join(SPLITS)}")
     source = find_source(data_dir, download=download)
     found: dict[str, list] = {s: [] for s in splits}
-    for name, read in _review_files(source):
-        match = _REVIEW.search(name)
-        if match and match.group(1) in found:
-            split, polarity, review_id, _ = match.groups()
-            try:
-                text = read().decode("utf-8", errors="replace")
-            except (tarfile.TarError, EOFError, OSError, zlib.error) as err:  # a truncated tarball fails late
-                raise DataUnavailableError(f"{source}: damaged or truncated at {name} ({type(err).__name__}: "
-                                           f"{err}). {expected_files_hint()}") from None
-            found[split].append((polarity == "pos", int(review_id), text))
+    for key, text in read_reviews(source, lambda key: key.split in found):
+        found[key.split].append((key, text))
     result = {}
     for split, rows in found.items():
         if not rows:
             raise DataUnavailableError(f"{source} has no {split} reviews. {expected_files_hint()}")
-        rows.sort(key=lambda r: (r[0], r[1]))
-        result[split] = Reviews([r[2] for r in rows], np.array([r[0] for r in rows], np.int8))
+        rows.sort(key=lambda r: r[0].order)
+        result[split] = Reviews([r[1] for r in rows], np.array([r[0].positive for r in rows], np.int8))
     return result
+
+
+@dataclass(frozen=True)
+class ReviewKey:
+    """Where one review sits: its split, polarity and id (``aclImdb/<split>/<neg|pos>/<id>_*.txt``)."""
+
+    split: str
+    positive: bool
+    review_id: int
+
+    @property
+    def order(self) -> tuple:
+        """The position rule of :func:`load`: negative before positive, then by id."""
+        return (self.positive, self.review_id)
+
+
+def review_keys(source: Path) -> dict[str, list[ReviewKey]]:
+    """Every review's key per split, in :func:`load`'s order, without reading any review's text
+    (one pass over the tarball's headers)."""
+    found: dict[str, list] = {s: [] for s in SPLITS}
+    for name, _ in _review_files(source):
+        key = _key(name)
+        if key is not None:
+            found[key.split].append(key)
+    for split, keys in found.items():
+        if not keys:
+            raise DataUnavailableError(f"{source} has no {split} reviews. {expected_files_hint()}")
+        keys.sort(key=lambda k: k.order)
+    return found
+
+
+def read_reviews(source: Path, wanted):
+    """``(ReviewKey, text)`` of every review for which ``wanted(key)`` holds, in the archive's
+    order, one at a time (text decoded as UTF-8, undecodable bytes replaced)."""
+    for name, read in _review_files(source):
+        key = _key(name)
+        if key is None or not wanted(key):
+            continue
+        try:
+            text = read().decode("utf-8", errors="replace")
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as err:  # a truncated tarball fails late
+            raise DataUnavailableError(f"{source}: damaged or truncated at {name} ({type(err).__name__}: "
+                                       f"{err}). {expected_files_hint()}") from None
+        yield key, text
+
+
+def _key(name: str) -> ReviewKey | None:
+    match = _REVIEW.search(name)
+    if not match:
+        return None
+    split, polarity, review_id, _ = match.groups()
+    return ReviewKey(split, polarity == "pos", int(review_id))
 
 
 def _review_files(source: Path):
