@@ -84,9 +84,9 @@ def _cmd_train(args) -> int:
         distribution=args.distribution, scale=args.scale, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         limit=args.limit, seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
-        init_from=args.init_from, **user,
+        init_from=args.init_from, input=args.input, **user,
     )
-    summary = train(config, resume=args.resume, force=args.force)
+    summary = train(config, resume=args.resume, force=args.force, cluster_timeout=args.cluster_timeout)
     metric = next(k for k in summary if k.startswith("test_") and k != "test_loss")
     print(f"{config.out}: best epoch {summary['best_epoch']}, {metric} {summary[metric]:.4f}")
     return 0
@@ -133,7 +133,7 @@ def _cmd_evaluate(args) -> int:
     from lowbit.deploy.evaluation.evaluate import evaluate
 
     report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,
-                      limit=args.limit, runs=args.runs, warmup=args.warmup)
+                      limit=args.limit, runs=args.runs, warmup=args.warmup, jobs=args.jobs)
     _print_report(report)
     print(f"\nwrote {args.out}/report.json, report.md and {len(report['figures'])} plots")
     return 0
@@ -195,7 +195,11 @@ def _cmd_run(args) -> int:
                           deploy_scheme=args.deploy_scheme, eval_limit=args.eval_limit, eval_runs=args.eval_runs,
                           schemes=args.schemes, batch_size=args.batch_size, patience=args.patience,
                           finetune_learning_rate=args.learning_rate or recipe.FINETUNE_LEARNING_RATE,
-                          tflite_bits=args.tflite_weights, apk=args.apk, **user)
+                          tflite_bits=args.tflite_weights, apk=args.apk, strategy=args.strategy,
+                          input=args.input, cluster_timeout=args.cluster_timeout, **user)
+    if result["report"] is None:  # a multi-worker job's worker other than the chief: training only
+        print(f"trained {', '.join(result['runs'])}; the chief converts, evaluates and deploys")
+        return 0
     _print_report(json.loads(Path(result["report"]).read_text()))
     print(f"\nreport: {Path(result['report']).with_name('report.md')}")
     if result["deployed"]:
@@ -322,6 +326,21 @@ def _add_user_options(p) -> None:
     g.add_argument("--max-tokens", type=_positive_int, default=80, help="text folder: tokens per text")
 
 
+def _add_distribution_options(p, strategies) -> None:
+    from lowbit.pipeline.data.streams import INPUTS
+    from lowbit.pipeline.train.strategies import CONNECT_TIMEOUT
+
+    g = p.add_argument_group("distribution and input")
+    g.add_argument("--strategy", choices=strategies, default="default",
+                   help="'mirrored': tf.distribute.MirroredStrategy over all local devices; 'multi-worker': "
+                        "MultiWorkerMirroredStrategy over the hosts of TF_CONFIG (README)")
+    g.add_argument("--input", choices=INPUTS, default="memory",
+                   help="'stream': read the IMDB reviews with tf.data from record files instead of holding them "
+                        "in memory (imdb tasks)")
+    g.add_argument("--cluster-timeout", type=_positive_float, default=CONNECT_TIMEOUT, metavar="SECONDS",
+                   help="multi-worker: how long to wait for the other workers (default %(default)g)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Option choices come from the modules that own them; none of these imports TensorFlow.
     from lowbit.deploy.export.convert import FORMATS
@@ -366,8 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="local data folder (default: $LOWBIT_DATA, else download)")
     p.add_argument("--out", help="run directory (default: runs/TASK-SCHEME)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="default",
-                   help="'mirrored': tf.distribute.MirroredStrategy over all local devices")
+    _add_distribution_options(p, STRATEGIES)
     p.add_argument("--init-from", metavar="FP_RUN_DIR",
                    help="start QAT from the trained weights of a finished fp run of the same task and data")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
@@ -406,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_user_options(p)
     p.add_argument("--schemes", type=_schemes, default=QUANTIZED, metavar="S,...",
                    help=f"quantized schemes to train besides fp (default: {','.join(QUANTIZED)})")
+    _add_distribution_options(p, STRATEGIES)
     p.add_argument("--preset", choices=list(PRESETS), default="quick",
                    help="quick: ~15 min on 2 cores (2+2 epochs); paper: up to 20 epochs, early stopping")
     p.add_argument("--float-epochs", type=_non_negative_int,
@@ -461,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "test examples instead of the full test split")
     p.add_argument("--runs", type=_positive_int, default=500, help="timed runs per artifact and thread count")
     p.add_argument("--warmup", type=int, default=30, help="untimed runs per artifact first")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="measure quality in N processes, each on a contiguous part of the test split (the same "
+                        "numbers as one process); latency and memory are still measured one artifact at a time")
     p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="the class of texts through a deployed text artifact, or the outputs "
@@ -499,8 +521,12 @@ RESUME_HINT = {
 }
 
 
+MAX_REJOINS = 3  # times a multi-worker worker starts itself again after losing another worker
+
+
 def main(argv: list[str] | None = None) -> int:
     from lowbit.pipeline.errors import LowbitError
+    from lowbit.pipeline.train.cluster import PeerLost
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -511,6 +537,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args)
+    except PeerLost as err:  # a multi-worker job lost a worker: start again, to resume when it is back
+        rejoins = int(os.environ.get("LOWBIT_REJOINS", "0"))
+        if rejoins >= MAX_REJOINS:
+            print(f"lowbit {args.command}: error: {_one_line(err)}; gave up after {rejoins} restarts", file=sys.stderr)
+            return err.exit_code
+        print(f"lowbit {args.command}: {_one_line(err)}; restarting this worker to wait for it "
+              f"({rejoins + 1} of {MAX_REJOINS})", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os.environ["LOWBIT_REJOINS"] = str(rejoins + 1)
+        os.execv(sys.executable, [sys.executable, "-m", "lowbit.cli", *(sys.argv[1:] if argv is None else argv)])
     except KeyboardInterrupt:
         hint = RESUME_HINT.get(args.command)
         print(f"lowbit {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)

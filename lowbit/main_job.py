@@ -58,13 +58,18 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
         keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, memory_probe: bool = True,
-        tflite_bits: int | None = None, apk=None, progress: bool = True) -> dict:
+        tflite_bits: int | None = None, apk=None, strategy: str = "default", input: str = "memory",
+        cluster_timeout: float | None = None, progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
     (:mod:`lowbit.models.user`): ``epochs`` float epochs (default 0 with a model: its weights are
     the baseline; the preset's without one) at ``learning_rate`` (default: the learning rate saved
-    with the model's optimizer, else lowbit's recipe), ``finetune_epochs`` QAT epochs per scheme."""
+    with the model's optimizer, else lowbit's recipe), ``finetune_epochs`` QAT epochs per scheme.
+
+    ``strategy="multi-worker"``: every worker of ``TF_CONFIG`` runs this with the same options; they
+    train together, then the chief alone converts, evaluates and deploys (the others return
+    ``{"runs": ..., "report": None, ...}``)."""
     from lowbit.models.user import USER_TASK
     from lowbit.pipeline.train.loop import TrainConfig
 
@@ -94,7 +99,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
     chosen = PRESETS[preset]
     runs_dir = Path(runs_dir)
     common = dict(task=task, batch_size=batch_size, patience=patience or chosen.patience, limit=limit, seed=seed,
-                  data_dir=data_dir)
+                  data_dir=data_dir, strategy=strategy, input=input)
     if user:
         common.update(model=None if model is None else str(model), data=str(data), loss=loss, metric=metric,
                       keep_float=list(keep_float), vocab_size=vocab_size, max_tokens=max_tokens)
@@ -119,7 +124,13 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
     if apk is not None and android_dir is None:
         raise ValueError("--apk: there is nothing to build an APK of (the deploy step is skipped, see above)")
 
-    summaries = _train(configs, progress)
+    summaries = _train(configs, progress, cluster_timeout)
+    if strategy == "multi-worker":
+        from lowbit.pipeline.train.cluster import from_environment
+
+        if not from_environment().is_chief:
+            log("worker: training done; the chief converts, evaluates and deploys")
+            return {"runs": summaries, "report": None, "deployed": None, "android_dir": None, "apk": None}
     for config in configs:
         _convert(Path(config.out), tflite_bits)
     report_dir = runs_dir / "report"
@@ -153,13 +164,14 @@ def _android_dir(android, task) -> Path | None:
     return None
 
 
-def _train(configs, progress: bool) -> dict:
+def _train(configs, progress: bool, cluster_timeout: float | None) -> dict:
     from lowbit.pipeline.train.loop import train_or_reuse
 
     summaries = {}
+    timeout = {} if cluster_timeout is None else {"cluster_timeout": cluster_timeout}
     for i, config in enumerate(configs, 1):
         summary = train_or_reuse(config, label=f"train [{i}/{len(configs)}]", replace_stale=True,
-                                 progress=progress)
+                                 progress=progress, **timeout)
         summaries[config.scheme] = summary
     return summaries
 

@@ -65,6 +65,9 @@ class Task:
     user: object = None
     # None: fit trains the model itself on x -> y.
     training_twin: TrainingTwin | None = None
+    # (data_dir, *, limit, seed) -> lowbit.pipeline.data.streams.StreamedSplits: the same splits
+    # read from record files with tf.data (``--input stream``); None: loaded in memory only.
+    stream_data: Callable | None = None
 
     @property
     def text_demo(self) -> bool:
@@ -78,12 +81,13 @@ class Task:
 
 def _imdb_task(rnn: str) -> Task:
     from lowbit.models import imdb
-    from lowbit.pipeline.data import splits
+    from lowbit.pipeline.data import splits, streams
 
     return Task(
         name=f"imdb-{rnn}", arch=rnn,
         build=lambda: imdb.build(rnn),
         load_data=splits.imdb_splits,
+        stream_data=streams.imdb_streams,
         loss="binary_crossentropy", metric="accuracy", higher_is_better=True,
         inputs=InputKind.TEXT, test_metric="accuracy", score=imdb.accuracy, decide=imdb.decisions,
         labels=("negative", "positive"), max_tokens=imdb.MAXLEN, load_test_texts=_imdb_test_texts,

@@ -155,3 +155,26 @@ def test_summation_and_frames_runs_are_measured_through_their_artifacts(tmp_path
         else:
             assert 0 <= a["value"] <= 1 and a["agreement"] >= 0.9
     assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_quality_measured_in_two_processes_equals_one_process(report, converted_runs, tmp_path):
+    one = {(a["scheme"], a["format"]): a for a in json.loads((report / "report.json").read_text())["artifacts"]}
+    two = evaluate([converted_runs["fp"], converted_runs["tc"]], out_dir=tmp_path, limit=LIMIT, runs=1, warmup=0,
+                   loads=1, memory_probe=False, progress=False, jobs=2)
+    assert len(two["artifacts"]) == len(one) == 4
+    for a in two["artifacts"]:
+        b = one[(a["scheme"], a["format"])]
+        assert (a["value"], a["keras_value"], a["agreement"], a["max_abs_diff"]) == (
+            b["value"], b["keras_value"], b["agreement"], b["max_abs_diff"])
+
+
+@pytest.mark.parametrize("seen", [pytest.param(None, id="direct"), pytest.param(3, id="rollout")])
+def test_outputs_of_parts_are_the_rows_of_the_whole(seen):
+    from lowbit.deploy.evaluation.testsets import outputs
+
+    x = np.random.default_rng(0).random((7, 6, 2)).astype(np.float32)
+    predict = lambda rows: np.cumsum(rows, axis=1) * 0.5  # row-wise, step-causal, like a recurrent model
+    whole = outputs(predict, x, seen)
+    parts = np.concatenate([outputs(predict, x[a:b], seen) for a, b in ((0, 3), (3, 4), (4, 7))])
+    np.testing.assert_array_equal(parts, whole)
+    assert whole.shape == ((7, 6, 2) if seen is None else (7, 3, 2))

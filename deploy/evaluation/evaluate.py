@@ -4,7 +4,9 @@ For every artifact listed in each run's ``manifest.json`` (``model.tflite`` run 
 ``model.onnx`` by ONNX Runtime), measured in this process:
 
 * **quality** on the task's test split through the artifact itself (:mod:`lowbit.deploy.evaluation.testsets`),
-  next to the run's Keras model on the same inputs, and the agreement of their decisions;
+  next to the run's Keras model on the same inputs, and the agreement of their decisions; with
+  ``jobs`` > 1 the artifact's outputs come from that many processes, each running a contiguous
+  part of the test split (rows are independent, so the numbers are those of one process);
 * **latency** at batch 1 of one sample input (:mod:`lowbit.deploy.runtime.latency`): all artifacts of a format
   interleaved in one measurement, warm-up first, at 1 thread and at all threads;
 * **load time**: from the file's bytes to the first result — creating the interpreter /
@@ -85,10 +87,11 @@ def is_current(out_dir, run_dirs, *, limit: int | None = None, runs: int = 500) 
 
 def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: int | None = None,
              runs: int = 500, warmup: int = 30, loads: int = 5, memory_probe: bool = True,
-             progress: bool = True) -> dict:
+             progress: bool = True, jobs: int = 1) -> dict:
     """Measure every artifact of ``run_dirs``, write the report into ``out_dir``, return it."""
-    if runs < 1 or loads < 1 or warmup < 0:
-        raise ValueError(f"runs and loads must be positive and warmup >= 0, got {runs}, {loads}, {warmup}")
+    if runs < 1 or loads < 1 or warmup < 0 or jobs < 1:
+        raise ValueError(f"runs, loads and jobs must be positive and warmup >= 0, got {runs}, {loads}, {jobs}, "
+                         f"{warmup}")
     runs_info = [_read_run(Path(r)) for r in run_dirs]
     if not runs_info:
         raise ValueError("no run directories given")
@@ -118,7 +121,7 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
             test_sets[key] = testsets.load(m.run_dir, data_dir=data_dir, limit=limit, seq_len=key[1],
                                            artifact=m.artifact)
         m.test = test_sets[key]
-    _measure_quality(measured, thread_counts[-1], progress)
+    _measure_quality(measured, thread_counts[-1], progress, jobs)
     reference = _tensorflow_reference(base["tflite"]) if "tflite" in base else None
     for fmt in formats:
         group = [m for m in measured if m.artifact.format == fmt]
@@ -206,7 +209,7 @@ def _sequence_length(artifact) -> int | None:
     return runner.input_shape[1]
 
 
-def _measure_quality(measured, threads: int, progress: bool) -> None:
+def _measure_quality(measured, threads: int, progress: bool, jobs: int = 1) -> None:
     from lowbit.pipeline import model_files
 
     keras_outputs = {}  # id(test set) -> the run's Keras model's outputs on it
@@ -215,11 +218,14 @@ def _measure_quality(measured, threads: int, progress: bool) -> None:
         if id(test) not in keras_outputs:
             model = model_files.load(m.run_dir / "model.h5")
             keras_outputs[id(test)] = test.outputs(lambda x: model.predict(x, batch_size=256, verbose=0))
-        runner = runtimes.load(m.artifact, threads=threads)
         steps = len(test) * test.rollout_steps
         with tqdm(total=steps, desc=f"{m.key} on {len(test):,} test examples", unit="ex",
                   disable=None if progress else True, leave=False) as bar:
-            outputs = test.outputs(lambda x: runner.predict(x, progress=bar.update))
+            if jobs > 1:
+                outputs = _outputs_in_processes(m.artifact.path, test, jobs, max(1, threads // jobs), bar)
+            else:
+                runner = runtimes.load(m.artifact, threads=threads)
+                outputs = test.outputs(lambda x: runner.predict(x, progress=bar.update))
         reference = keras_outputs[id(test)]
         m.entry.update({
             "scheme": m.scheme, "format": m.artifact.format, "path": str(m.artifact.path),
@@ -235,6 +241,29 @@ def _measure_quality(measured, threads: int, progress: bool) -> None:
         if test.task.rollout_seen is not None:
             m.entry["value_per_frame"] = test.per_step(outputs)
             m.entry["keras_value_per_frame"] = test.per_step(reference)
+
+
+def _outputs_in_processes(path: Path, test, jobs: int, threads: int, bar) -> np.ndarray:
+    """The artifact's outputs on ``test``, from ``jobs`` spawned processes, each loading the
+    artifact with ``threads`` threads and running one contiguous part of the rows, in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    bounds = np.linspace(0, len(test), min(jobs, len(test)) + 1).astype(int)
+    with ProcessPoolExecutor(len(bounds) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = [pool.submit(_part_outputs, str(path), test.x[a:b], test.task.rollout_seen, threads)
+                 for a, b in zip(bounds[:-1], bounds[1:])]
+        results = []
+        for part, (a, b) in zip(parts, zip(bounds[:-1], bounds[1:])):
+            results.append(part.result())
+            bar.update((b - a) * test.rollout_steps)
+    return np.concatenate(results)
+
+
+def _part_outputs(path: str, x: np.ndarray, rollout_seen: int | None, threads: int) -> np.ndarray:
+    """In a child process: one part of the rows through the artifact at ``path``."""
+    runner = runtimes.load(artifacts_mod.open_artifact(path), threads=threads)
+    return testsets.outputs(runner.predict, x, rollout_seen)
 
 
 def _measure_latency(group, thread_counts, *, runs: int, warmup: int, progress: bool) -> None:

@@ -59,16 +59,7 @@ class TestSet:
 
     def outputs(self, predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The model's outputs on the whole set (rollout: the predicted steps)."""
-        seen = self.task.rollout_seen
-        if seen is None:
-            return np.asarray(predict(self.x))
-        sequence = self.x[:, :seen]
-        predicted = []
-        for _ in range(self.x.shape[1] - seen):
-            nxt = np.asarray(predict(sequence))[:, -1:]
-            predicted.append(nxt)
-            sequence = np.concatenate([sequence, nxt], axis=1)
-        return np.concatenate(predicted, axis=1)
+        return outputs(predict, self.x, self.task.rollout_seen)
 
     def _target(self) -> np.ndarray:
         seen = self.task.rollout_seen
@@ -95,6 +86,22 @@ class TestSet:
             return None
         same = mine == theirs
         return float(np.mean(same.reshape(len(same), -1).all(axis=1)))
+
+
+def outputs(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rollout_seen: int | None) -> np.ndarray:
+    """``predict`` over the rows of ``x``: one call (``rollout_seen`` None), or a closed-loop
+    rollout that gives the first ``rollout_seen`` steps and predicts each later one from the
+    sequence so far (returns the predicted steps). Rows never influence each other, so the
+    outputs of a split of ``x`` are the matching rows of the whole's."""
+    if rollout_seen is None:
+        return np.asarray(predict(x))
+    sequence = x[:, :rollout_seen]
+    predicted = []
+    for _ in range(x.shape[1] - rollout_seen):
+        nxt = np.asarray(predict(sequence))[:, -1:]
+        predicted.append(nxt)
+        sequence = np.concatenate([sequence, nxt], axis=1)
+    return np.concatenate(predicted, axis=1)
 
 
 def load(run_dir, *, data_dir=None, limit: int | None = None, seq_len: int | None = None,

@@ -32,6 +32,7 @@ import numpy as np
 from lowbit.pipeline.data import imdb
 from lowbit.pipeline.data.text import OOV, PAD, RESERVED, START, Vocabulary, tokenize
 
+INPUTS = ("memory", "stream")  # lowbit train --input: arrays in memory, or these record files
 FORMAT = 1  # of the cache folder; another format is built anew
 SHUFFLE_BUFFER = 4_096  # raw reviews (~5 MB)
 VALIDATION_SHARE = 0.1  # as splits.VALIDATION_SHARE (asserted in the tests)

@@ -24,7 +24,14 @@ TRAINING_TYPES = ("chief", "worker")  # the task types MultiWorkerMirroredStrate
 
 
 class ClusterError(LowbitError):
-    """TF_CONFIG is missing or malformed."""
+    """TF_CONFIG is missing or malformed, or the workers cannot start together."""
+
+
+class PeerLost(LowbitError):
+    """Another worker of a multi-worker job stopped answering in the middle of training; this
+    worker's run resumes from its last completed epoch once every worker runs again."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again
 
 
 @dataclass(frozen=True)

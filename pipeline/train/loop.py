@@ -12,7 +12,16 @@ A run directory holds:
 * ``history.json`` — loss/metric per epoch; ``qat.h5`` — the final (best) QAT model;
 * ``model.h5`` — its stripped plain float twin (weights = quantized values), loadable without
   any custom scope; task artifacts such as ``vocab.txt``; ``run.json`` — the summary with the
-  test metric.
+  test metric and ``weights_sha256`` (of ``model.h5``'s weight arrays).
+
+``--strategy multi-worker`` (``MultiWorkerMirroredStrategy`` over ``TF_CONFIG``'s cluster): the
+chief alone writes ``out``; every other worker writes the same files to its own scratch folder
+(:func:`worker_run_dir`), so each worker keeps its own per-epoch checkpoint and no shared file
+system is needed. A worker started again after a crash resumes from its last completed epoch
+without ``--resume``; before anything is written, the workers check that they run the same lowbit
+with the same options and hold the same number of completed epochs (:func:`strategies.handshake`).
+A worker that loses another mid-epoch raises :class:`PeerLost` (the CLI then starts it again, to
+wait for the lost one).
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ from lowbit.pipeline import atomic, json_files, locks, model_files, qat, quantiz
 from lowbit.pipeline.downloads import file_hash
 from lowbit.pipeline.errors import LowbitError
 from lowbit.pipeline.keras2 import keras
+from lowbit.pipeline.data.streams import INPUTS
+from lowbit.pipeline.train import cluster as clusters
+from lowbit.pipeline.train.cluster import PeerLost
+from lowbit.pipeline.train import strategies
 from lowbit.pipeline.train.strategies import STRATEGIES, distribution_strategy
 
 
@@ -38,6 +51,7 @@ class TrainingDiverged(LowbitError):
     """The loss became NaN or infinite."""
 
     exit_code = 1
+
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class TrainConfig:
     vocab_size: int = 20_000
     max_tokens: int = 80
     keep_float: list = field(default_factory=list)  # layer names left float
+    input: str = "memory"  # "stream": tf.data from record files (Task.stream_data), not arrays in memory
 
     @property
     def is_user(self) -> bool:
@@ -93,6 +108,13 @@ class TrainConfig:
         quantizers.check_choices(self.scheme, self.distribution, self.scale)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; valid choices: {', '.join(STRATEGIES)}")
+        if self.input not in INPUTS:
+            raise ValueError(f"unknown input {self.input!r}; valid choices: {', '.join(INPUTS)}")
+        if self.input == "stream" and self.task_record().stream_data is None:
+            from lowbit.models.tasks import TASKS, get_task
+
+            streamed = ", ".join(t for t in TASKS if get_task(t).stream_data is not None)
+            raise ValueError(f"--input stream reads record files for {streamed}; {self.task} is loaded in memory")
         if self.epochs < 0:
             raise ValueError(f"epochs must be 0 or more, got {self.epochs}")
         if self.batch_size <= 0:
@@ -107,43 +129,118 @@ class TrainConfig:
         if self.data_dir is not None and not Path(self.data_dir).exists():
             raise ValueError(f"data directory {self.data_dir} does not exist")
         if self.init_from is not None:
-            _check_init_source(Path(self.init_from), self)
+            _check_init_source(_local(self.init_from, self), self)
 
 
 MAX_EPOCHS = 100_000
 
 
-def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
-          progress: bool = True) -> dict:
+def train(config: TrainConfig, *, resume: bool = False, force: bool = False, progress: bool = True,
+          cluster_timeout: float = strategies.CONNECT_TIMEOUT) -> dict:
     """Train (or resume) the run described by ``config``; returns the ``run.json`` summary.
-    The run directory is locked against a second writer for the whole run."""
+    The run directory is locked against a second writer for the whole run. A multi-worker run
+    waits up to ``cluster_timeout`` seconds for the other workers (module docstring)."""
     config.validate()
-    run_dir = Path(config.out)
+    run_dir = worker_run_dir(config)
+    cluster = None
+    if config.strategy == "multi-worker":
+        cluster = clusters.from_environment()
+        if config.batch_size % cluster.size:
+            raise ValueError(f"the batch size {config.batch_size} (global) does not split evenly over "
+                             f"{cluster.size} workers; choose a multiple of {cluster.size}")
+        resume, force = _restarted(run_dir, resume=resume, force=force)
     _check_run_dir(run_dir, config, resume=resume, force=force)
+    if cluster is not None:
+        strategy = strategies.multi_worker(cluster, timeout=cluster_timeout)
+        done = _read_state(run_dir / "state.json")["epochs_completed"] if resume else 0
+        options = tuple((f"the option {k}", json.dumps(v, sort_keys=True))
+                        for k, v in asdict(config).items() if k not in _LOCAL_SETTINGS)
+        strategies.handshake(strategy, cluster, strategies.Agreement((
+            ("the lowbit version", _version()), ("the lowbit code", strategies.code_digest()), *options,
+            ("the epochs completed", done))), timeout=cluster_timeout)
+    else:
+        strategy = distribution_strategy(config.strategy)
     created = not run_dir.exists()
     try:
         with locks.locked(run_dir):
-            return _train(run_dir, config, resume=resume, progress=progress)
+            summary = _train(run_dir, config, strategy, resume=resume, progress=progress)
+            if cluster is not None and not cluster.is_chief:
+                print(f"worker {cluster.rank}: done; its copy of the run is in {run_dir} (the chief writes "
+                      f"{config.out})", file=sys.stderr, flush=True)
+            return summary
     except BaseException:
         if created and [c.name for c in run_dir.iterdir()] == [locks.LOCK_FILE]:
             shutil.rmtree(run_dir)  # refused before anything was written: leave no empty run behind
         raise
 
 
-def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) -> dict:
+# Options a worker may set for itself: where its data and its run directory are on its host.
+_LOCAL_SETTINGS = ("out", "data_dir")
+
+
+def worker_run_dir(config: TrainConfig) -> Path:
+    """Where this process writes the run: ``config.out``, except on a multi-worker job's workers
+    other than the chief, which write to a scratch folder of their own that outlives a restart:
+    ``<temp>/lowbit-workers/<sha256 of out>-<task type><index>``."""
+    if config.strategy != "multi-worker":
+        return Path(config.out)
+    cluster = clusters.from_environment()
+    return Path(config.out) if cluster.is_chief else _scratch(Path(config.out), cluster)
+
+
+def _scratch(path: Path, cluster) -> Path:
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / "lowbit-workers" / f"{digest}-{cluster.task_type}{cluster.task_index}"
+
+
+def _local(path: str | None, config: TrainConfig) -> Path | None:
+    """Another run's folder as this worker holds it (``--init-from`` on a multi-worker job's
+    workers: their own copy of that run)."""
+    if path is None or config.strategy != "multi-worker":
+        return None if path is None else Path(path)
+    cluster = clusters.from_environment()
+    return Path(path) if cluster.is_chief else _scratch(Path(path), cluster)
+
+
+def _restarted(run_dir: Path, *, resume: bool, force: bool) -> tuple[bool, bool]:
+    """A multi-worker job is started again with the same command: a run directory holding a
+    checkpoint and no ``run.json`` is resumed, one that never completed an epoch starts over."""
+    if (run_dir / "run.json").is_file() or not run_dir.exists():
+        return resume, force
+    if (run_dir / "state.json").is_file() and (run_dir / "checkpoint.h5").is_file():
+        return True, force
+    return resume, True
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lowbit")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown"
+
+
+def _train(run_dir: Path, config: TrainConfig, strategy, *, resume: bool, progress: bool) -> dict:
     spec = config.user_spec() if config.is_user else None
     task = config.task_record(spec)
-    splits = task.load_data(config.data_dir, limit=config.limit, seed=config.seed)
+    if config.input == "stream":
+        splits = task.stream_data(config.data_dir, limit=config.limit, seed=config.seed)
+    else:
+        splits = task.load_data(config.data_dir, limit=config.limit, seed=config.seed)
     if spec is not None:
         user.check_data(spec, task.build(), splits)
     if config.init_from is not None:
-        _check_same_artifacts(Path(config.init_from), splits.artifacts)
+        _check_same_artifacts(_local(config.init_from, config), splits.artifacts)
     state = _prepare_run_dir(run_dir, config, resume=resume)
     if spec is not None:
         _write_json(run_dir / user.SPEC_FILE, spec.to_json())
-    keras.utils.set_random_seed(random_seed(config, state["epochs_completed"] if state else 0))
+    seed = random_seed(config, state["epochs_completed"] if state else 0)
+    keras.utils.set_random_seed(seed)
 
-    strategy = distribution_strategy(config.strategy)
     with strategy.scope():
         if state:
             _check_checkpoint(run_dir, state, config)
@@ -163,20 +260,17 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
             with strategy.scope():  # the strategy the model's variables were made under
                 fitted, inputs = task.training_twin.build(model), task.training_twin.inputs
                 fitted.compile(model.optimizer, task.loss, metrics=[task.metric])
-        with _DeferredInterrupt() as interrupt:
+        with _DeferredInterrupt() as interrupt, _peers_watched(config, state):
             fitted.fit(
-                inputs(splits.x_train), splits.y_train,
-                validation_data=(inputs(splits.x_val), splits.y_val),
-                batch_size=config.batch_size,
+                **_fit_data(splits, inputs, config, strategy, seed),
                 epochs=config.epochs,
                 initial_epoch=state["epochs_completed"],
                 verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
                 callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config, model),
                            interrupt],
-                shuffle=True,
             )
     if config.epochs == 0 and state["best_epoch"] is None:  # no training: the starting model as it is
-        _, value = model.evaluate(splits.x_val, splits.y_val, batch_size=256, verbose=0)  # before saving (_finish)
+        _, value = model.evaluate(**_evaluation_data(splits, "val"), verbose=0)  # before saving (_finish)
         _save_model(model, run_dir / "best.h5")
         state.update(best_epoch=0, best_value=float(value))
     if state["history"] and not _finite(state["history"][-1]["loss"]):
@@ -195,6 +289,71 @@ def _train(run_dir: Path, config: TrainConfig, *, resume: bool, progress: bool) 
 FINETUNE_SEED_OFFSET = 1_000_003
 
 
+def _fit_data(splits, inputs, config: TrainConfig, strategy, seed: int) -> dict:
+    """``fit``'s data arguments: arrays (Keras batches, shuffles and, under a strategy, shards
+    them), or the streamed splits' datasets: global batches of ``batch_size``, shuffled with
+    ``seed``, each worker reading its slice (a multi-worker strategy distributes them per worker)."""
+    from lowbit.pipeline.data.streams import StreamedSplits
+
+    if not isinstance(splits, StreamedSplits):
+        return dict(x=inputs(splits.x_train), y=splits.y_train, validation_data=(inputs(splits.x_val), splits.y_val),
+                    batch_size=config.batch_size, shuffle=True)
+
+    if config.strategy != "multi-worker":
+        return dict(x=splits.batches("train", batch_size=config.batch_size, shuffle_seed=seed, drop_remainder=True),
+                    validation_data=splits.batches("val", batch_size=config.batch_size))
+
+    # Keras reads a distributed dataset with one iterator for the whole fit: each split repeats,
+    # and an epoch is one pass (training drops the last partial global batch, validation keeps it).
+    def distributed(split, **kwargs):
+        return strategy.distribute_datasets_from_function(lambda context: splits.batches(
+            split, batch_size=config.batch_size, worker=context.input_pipeline_id,
+            workers=context.num_input_pipelines, **kwargs).repeat())
+
+    return dict(x=distributed("train", shuffle_seed=seed, drop_remainder=True),
+                steps_per_epoch=splits.train.count // config.batch_size,
+                validation_data=distributed("val"), validation_steps=math.ceil(splits.val.count / config.batch_size))
+
+
+def _evaluation_data(splits, split: str) -> dict:
+    """``evaluate``'s data arguments for one split, in this process alone."""
+    from lowbit.pipeline.data.streams import StreamedSplits
+
+    if isinstance(splits, StreamedSplits):
+        return dict(x=splits.batches(split, batch_size=256))
+    return dict(x=getattr(splits, f"x_{split}"), y=getattr(splits, f"y_{split}"), batch_size=256)
+
+
+def _split_size(splits, split: str) -> int:
+    from lowbit.pipeline.data.streams import StreamedSplits
+
+    return splits.split(split).count if isinstance(splits, StreamedSplits) else int(len(getattr(splits, f"x_{split}")))
+
+
+class _peers_watched:
+    """Around a multi-worker ``fit``: TensorFlow's errors of a lost peer (its heartbeats stopped,
+    a collective aborted) become :class:`PeerLost`, naming the epoch to resume from."""
+
+    def __init__(self, config: TrainConfig, state: dict):
+        self.config, self.state = config, state
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if self.config.strategy != "multi-worker" or err is None:
+            return False
+        from lowbit.pipeline.keras2 import tf
+
+        lost = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                tf.errors.DeadlineExceededError)
+        if isinstance(err, lost):
+            done = self.state["epochs_completed"]
+            raise PeerLost(f"lost another worker in epoch {done + 1} (TensorFlow: {type(err).__name__}); "
+                           f"the job resumes after epoch {done} once every worker runs again") from None
+        return False
+
+
 def random_seed(config: TrainConfig, epochs_completed: int) -> int:
     """The seed of Python, numpy and TensorFlow when a run starts (or resumes at an epoch)."""
     return config.seed + epochs_completed + (FINETUNE_SEED_OFFSET if config.init_from else 0)
@@ -204,7 +363,7 @@ def _initial_model(task, config: TrainConfig):
     """The float model QAT starts from: freshly initialised, or ``init_from``'s trained weights."""
     model = task.build()
     if config.init_from is not None:
-        source = model_files.load(Path(config.init_from) / "model.h5")
+        source = model_files.load(_local(config.init_from, config) / "model.h5")
         model.set_weights(source.get_weights())
     return model
 
@@ -240,11 +399,13 @@ def _check_same_artifacts(source: Path, artifacts: dict) -> None:
 # Keys of config.json that decide whether a finished run can be reused.
 REUSE_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
                   "patience", "limit", "seed", "init_from", "model", "data", "loss", "metric", "vocab_size",
-                  "max_tokens", "keep_float")
+                  "max_tokens", "keep_float", "input")
+# Settings added after runs were written: what those runs did.
+_DEFAULTS_OF_OLDER_RUNS = {"input": "memory"}
 
 
 def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool = False,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, cluster_timeout: float = strategies.CONNECT_TIMEOUT) -> dict:
     """The summary of the run ``config`` describes: reused when ``config.out`` holds it finished
     (same settings, same model definition, same ``init_from`` weights), resumed when it holds it
     interrupted, trained otherwise.
@@ -252,9 +413,10 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
     A run directory holding a different or outdated run raises ``FileExistsError``, or, with
     ``replace_stale``, is retrained from scratch.
     """
-    run_dir = Path(config.out)
-    label = f"{label} {run_dir.name}".strip()
+    run_dir = worker_run_dir(config)
+    label = f"{label} {Path(config.out).name}".strip()
     saved = _read_json(run_dir / "config.json")
+    saved = None if saved is None else {**_DEFAULTS_OF_OLDER_RUNS, **saved}
     summary = _read_json(run_dir / "run.json")
     stale = None
     if saved is not None and {k: saved.get(k) for k in REUSE_SETTINGS} != {
@@ -267,19 +429,19 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
             Path(config.model), "sha256"):
         stale = f"started from another version of {config.model}"
     elif summary is not None and config.init_from is not None and summary.get("init_from_sha256") != file_hash(
-            Path(config.init_from) / "model.h5", "sha256"):
+            _local(config.init_from, config) / "model.h5", "sha256"):
         stale = f"started from other weights than {config.init_from}'s current model.h5"
     if stale and not replace_stale:
         raise FileExistsError(f"{run_dir} {stale}; remove it or choose another folder")
     if stale:
         print(f"{label}: {stale}, training it again", file=sys.stderr, flush=True)
-        return train(config, force=True, progress=progress)
+        return train(config, force=True, progress=progress, cluster_timeout=cluster_timeout)
     if summary is not None:
         print(f"{label}: finished earlier, reused", file=sys.stderr)
         return summary
     resume = (run_dir / "state.json").is_file() and (run_dir / "checkpoint.h5").is_file()
     print(f"{label}: {'resuming' if resume else 'training'}", file=sys.stderr, flush=True)
-    return train(config, resume=resume, force=not resume, progress=progress)
+    return train(config, resume=resume, force=not resume, progress=progress, cluster_timeout=cluster_timeout)
 
 
 def _read_json(path: Path):
@@ -365,7 +527,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
     # Evaluate before saving: tf-keras 2.21 builds the metrics of a compiled model that has never
     # seen data when it is saved, from the output shape alone, and "accuracy" then becomes
     # categorical accuracy even for sparse labels (measured: 22 % reported, 39 % true).
-    test_loss, test_value = stripped.evaluate(splits.x_test, splits.y_test, batch_size=256, verbose=0)
+    test_loss, test_value = stripped.evaluate(**_evaluation_data(splits, "test"), verbose=0)
     _save_model(stripped, run_dir / "model.h5")
     summary = {
         **asdict(config),
@@ -375,10 +537,13 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
         f"test_{task.metric}": float(test_value),
         "test_loss": float(test_loss),
         "architecture_sha256": architecture_digest(task.build()),
-        **({"init_from_sha256": file_hash(Path(config.init_from) / "model.h5", "sha256")} if config.init_from else {}),
+        **({"init_from_sha256": file_hash(_local(config.init_from, config) / "model.h5", "sha256")}
+           if config.init_from else {}),
         **({"user_model_sha256": file_hash(Path(config.model), "sha256")} if config.model else {}),
         **task.test_measures(stripped, splits),
-        "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)), "n_test": int(len(splits.x_test)),
+        "n_train": _split_size(splits, "train"), "n_val": _split_size(splits, "val"),
+        "n_test": _split_size(splits, "test"),
+        "weights_sha256": weights_digest(stripped),
     }
     _write_json(run_dir / "run.json", summary)
     return summary
@@ -389,7 +554,8 @@ def _check_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: b
     if resume:
         if not (run_dir / "state.json").is_file() or not (run_dir / "checkpoint.h5").is_file():
             raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
-        saved = json_files.read_object(run_dir / "config.json", what="a run configuration (a JSON object)")
+        saved = {**_DEFAULTS_OF_OLDER_RUNS,
+                 **json_files.read_object(run_dir / "config.json", what="a run configuration (a JSON object)")}
         if {k: v for k, v in saved.items() if k != "epochs"} != {
             k: v for k, v in asdict(config).items() if k != "epochs"
         }:
@@ -442,6 +608,20 @@ def _check_checkpoint(run_dir: Path, state: dict, config: TrainConfig) -> None:
     if saved.get("sha256") != file_hash(path, "sha256"):
         raise ValueError(f"{path}: not the checkpoint this run saved (its sha256 differs from state.json's); "
                          "start again with --force")
+
+
+def weights_digest(model) -> str:
+    """sha256 of the model's weight arrays (dtype, shape and bytes, in ``get_weights`` order):
+    equal on every worker of a multi-worker job."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()
 
 
 def architecture_digest(model) -> str:

@@ -1,0 +1,168 @@
+"""``lowbit train --strategy multi-worker`` end to end: two worker processes on localhost (free
+ports), a small IMDB LSTM TC run streamed from the real reviews. The chief alone writes the run,
+both hold the same weights, a worker killed mid-epoch comes back and the job completes without a
+lost or repeated epoch, the accuracy is that of one process, and the errors are one line."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LIMIT = 3000  # reviews per split: 2,700 training, 300 validation, 3,000 test
+COMMON = ["--task", "imdb-lstm", "--scheme", "tc", "--limit", str(LIMIT), "--input", "stream", "--seed", "3",
+          "--batch-size", "64"]
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _env(tmp_path, ports=None, index=None):
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("LOWBIT_REJOINS", None)
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    if ports is not None:
+        env["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                                       "task": {"type": "worker", "index": index}})
+    return env
+
+
+def _worker(tmp_path, ports, index, args, log):
+    return subprocess.Popen([sys.executable, "-m", "lowbit.cli", "train", *args], env=_env(tmp_path, ports, index),
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def _run_two(tmp_path, out, args, *, name):
+    ports = _free_ports(2)
+    logs = [open(tmp_path / f"{name}-{i}.log", "w") for i in range(2)]
+    workers = [_worker(tmp_path, ports, i, [*args, "--out", str(out), "--strategy", "multi-worker"], logs[i])
+               for i in range(2)]
+    codes = [w.wait(timeout=600) for w in workers]
+    return codes, [(tmp_path / f"{name}-{i}.log").read_text() for i in range(2)]
+
+
+def _scratch(log: str) -> Path:
+    line = next(line for line in log.splitlines() if "its copy of the run is in" in line)
+    return Path(line.split("its copy of the run is in ")[1].split(" (the chief")[0])
+
+
+@pytest.fixture(scope="module")
+def two_workers(shared_data, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("two_workers")
+    out = tmp_path / "imdb-lstm-tc"
+    codes, logs = _run_two(tmp_path, out, [*COMMON, "--epochs", "2", "--data-dir", str(shared_data)], name="job")
+    return {"codes": codes, "logs": logs, "out": out, "tmp": tmp_path}
+
+
+def test_both_workers_finish_with_the_same_weights_and_the_chief_alone_writes_the_run(two_workers):
+    assert two_workers["codes"] == [0, 0], two_workers["logs"]
+    chief = json.loads((two_workers["out"] / "run.json").read_text())
+    scratch = _scratch(two_workers["logs"][1])
+    worker = json.loads((scratch / "run.json").read_text())
+    assert chief["weights_sha256"] == worker["weights_sha256"]
+    assert chief["epochs_completed"] == 2 and chief["n_train"] == 2700 and chief["n_test"] == LIMIT
+    assert not str(scratch).startswith(str(two_workers["out"])) and scratch.parent.name == "lowbit-workers"
+    assert {p.name for p in two_workers["out"].iterdir()} >= {"run.json", "model.h5", "vocab.txt", "history.json"}
+    assert "its copy of the run is in" not in two_workers["logs"][0]
+
+
+def test_convert_and_evaluate_take_the_chiefs_run(two_workers, shared_data):
+    out = two_workers["out"]
+    env = _env(two_workers["tmp"])
+    convert = subprocess.run([sys.executable, "-m", "lowbit.cli", "convert", str(out)], env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert convert.returncode == 0, convert.stderr[-2000:]
+    evaluate = subprocess.run([sys.executable, "-m", "lowbit.cli", "evaluate", str(out), "--baseline", "tc",
+                               "--limit", "300", "--runs", "5", "--warmup", "1", "--data-dir", str(shared_data),
+                               "--out", str(two_workers["tmp"] / "report")], env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert evaluate.returncode == 0, evaluate.stderr[-2000:]
+    report = json.loads((two_workers["tmp"] / "report" / "report.json").read_text())
+    assert {a["format"] for a in report["artifacts"]} == {"tflite", "onnx"}
+    assert all(a["value"] > 0.6 for a in report["artifacts"])
+
+
+def test_one_process_with_the_same_seed_and_global_batch_reaches_the_same_accuracy(two_workers, shared_data, tmp_path):
+    out = tmp_path / "single"
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *COMMON, "--epochs", "2", "--data-dir",
+                           str(shared_data), "--out", str(out)], env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    single = json.loads((out / "run.json").read_text())["test_accuracy"]
+    multi = json.loads((two_workers["out"] / "run.json").read_text())["test_accuracy"]
+    print(f"test accuracy: one process {single:.4f}, two workers {multi:.4f}")
+    assert abs(single - multi) <= 0.01
+
+
+def test_a_worker_killed_mid_epoch_comes_back_and_the_job_completes(shared_data, tmp_path):
+    ports = _free_ports(2)
+    out = tmp_path / "imdb-lstm-tc"
+    args = [*COMMON, "--epochs", "3", "--data-dir", str(shared_data), "--out", str(out), "--strategy", "multi-worker"]
+    logs = {name: tmp_path / f"{name}.log" for name in ("chief", "worker", "worker-again")}
+    chief = _worker(tmp_path, ports, 0, args, open(logs["chief"], "w"))
+    worker = _worker(tmp_path, ports, 1, args, open(logs["worker"], "w"))
+    _wait_for(lambda: "Epoch 2/3" in logs["worker"].read_text(), 300, "the second epoch to start")
+    time.sleep(2)  # in the middle of epoch 2 (~5 s)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert (out / "state.json").is_file() and json.loads((out / "state.json").read_text())["epochs_completed"] == 1
+    _wait_for(lambda: "restarting this worker" in logs["chief"].read_text(), 120, "the chief to notice")
+    again = _worker(tmp_path, ports, 1, args, open(logs["worker-again"], "w"))
+    assert again.wait(timeout=600) == 0, logs["worker-again"].read_text()[-3000:]
+    assert chief.wait(timeout=600) == 0, logs["chief"].read_text()[-3000:]
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history] == [1, 2, 3]
+    assert "lost another worker in epoch 2" in logs["chief"].read_text()
+    scratch = _scratch(logs["worker-again"].read_text())
+    assert json.loads((out / "run.json").read_text())["weights_sha256"] == json.loads(
+        (scratch / "run.json").read_text())["weights_sha256"]
+
+
+def _wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def test_a_worker_alone_gives_up_after_the_timeout_with_one_line(tmp_path, shared_data):
+    ports = _free_ports(2)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *COMMON, "--data-dir", str(shared_data),
+                           "--out", str(out), "--strategy", "multi-worker", "--cluster-timeout", "5"],
+                          env=_env(tmp_path, ports, 1), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("lowbit")]
+    assert lines == [f"lowbit: error: worker 1 (localhost:{ports[1]}) could not reach the other workers of TF_CONFIG "
+                     f"(localhost:{ports[0]}) within 5 s; start every worker (or raise --cluster-timeout)"]
+    assert not out.exists() and not (tmp_path / "tmp" / "lowbit-workers").exists()
+
+
+def test_workers_with_different_options_refuse_before_writing(tmp_path, shared_data):
+    ports = _free_ports(2)
+    out = tmp_path / "run"
+    logs = [open(tmp_path / f"w{i}.log", "w") for i in range(2)]
+    workers = [_worker(tmp_path, ports, i, [*COMMON, "--data-dir", str(shared_data), "--out", str(out),
+                                            "--strategy", "multi-worker", "--epochs", str(2 + i)], logs[i])
+               for i in range(2)]
+    assert [w.wait(timeout=300) for w in workers] == [2, 2]
+    for i in range(2):
+        errors = [line for line in (tmp_path / f"w{i}.log").read_text().splitlines() if line.startswith("lowbit")]
+        assert errors == ["lowbit train: error: the workers differ in the option epochs: worker 1 against the chief; "
+                          "start every worker with the same lowbit and the same options"]
+    assert not out.exists() and not (tmp_path / "tmp" / "lowbit-workers").exists()
