@@ -116,6 +116,11 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
                             epochs=finetune_epochs or chosen.finetune_epochs,
                             learning_rate=finetune_learning_rate, init_from=str(fp_dir), **common)
                 for s in schemes]
+    if strategy == "multi-worker":  # the cluster before TensorFlow's first op (a user model's check is one)
+        from lowbit.pipeline.train import cluster, strategies
+
+        strategies.multi_worker(cluster.from_environment(),
+                                **({} if cluster_timeout is None else {"timeout": cluster_timeout}))
     for config in configs:  # init_from is checked when the fp run exists, before its first use
         replace(config, init_from=None).validate()
     if deploy_scheme not in ("fp", *schemes):

@@ -1,5 +1,6 @@
 """``lowbit train --strategy multi-worker`` end to end: two worker processes on localhost (free
-ports), a small IMDB LSTM TC run streamed from the real reviews. The chief alone writes the run,
+ports), a small IMDB LSTM TC run streamed from the real reviews (fine-tuned from a float run, as
+lowbit's recipe does; the kill test trains from scratch). The chief alone writes the run,
 both hold the same weights, a worker killed mid-epoch comes back and the job completes without a
 lost or repeated epoch, the accuracy is that of one process, and the errors are one line."""
 
@@ -16,9 +17,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-LIMIT = 3000  # reviews per split: 2,700 training, 300 validation, 3,000 test
-COMMON = ["--task", "imdb-lstm", "--scheme", "tc", "--limit", str(LIMIT), "--input", "stream", "--seed", "3",
-          "--batch-size", "64"]
+LIMIT = 4000  # reviews per split: 3,600 training, 400 validation, 4,000 test
+COMMON = ["--task", "imdb-lstm", "--limit", str(LIMIT), "--input", "stream", "--seed", "3", "--batch-size", "64"]
+TC = ["--scheme", "tc"]
 
 
 def _free_ports(n):
@@ -61,10 +62,28 @@ def _scratch(log: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def two_workers(shared_data, tmp_path_factory):
+def float_run(shared_data, tmp_path_factory):
+    """lowbit's recipe starts QAT from a float run: one process, 2 epochs."""
+    tmp_path = tmp_path_factory.mktemp("float")
+    out = tmp_path / "imdb-lstm-fp"
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *COMMON, "--scheme", "fp", "--epochs", "2",
+                           "--data-dir", str(shared_data), "--out", str(out)], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def _finetune(float_run, shared_data):
+    return [*COMMON, *TC, "--epochs", "2", "--learning-rate", "3e-4", "--init-from", str(float_run),
+            "--data-dir", str(shared_data)]
+
+
+@pytest.fixture(scope="module")
+def two_workers(shared_data, float_run, tmp_path_factory):
+    """TC fine-tuned from the float run by two workers."""
     tmp_path = tmp_path_factory.mktemp("two_workers")
     out = tmp_path / "imdb-lstm-tc"
-    codes, logs = _run_two(tmp_path, out, [*COMMON, "--epochs", "2", "--data-dir", str(shared_data)], name="job")
+    codes, logs = _run_two(tmp_path, out, _finetune(float_run, shared_data), name="job")
     return {"codes": codes, "logs": logs, "out": out, "tmp": tmp_path}
 
 
@@ -74,7 +93,7 @@ def test_both_workers_finish_with_the_same_weights_and_the_chief_alone_writes_th
     scratch = _scratch(two_workers["logs"][1])
     worker = json.loads((scratch / "run.json").read_text())
     assert chief["weights_sha256"] == worker["weights_sha256"]
-    assert chief["epochs_completed"] == 2 and chief["n_train"] == 2700 and chief["n_test"] == LIMIT
+    assert chief["epochs_completed"] == 2 and chief["n_train"] == 3600 and chief["n_test"] == LIMIT
     assert not str(scratch).startswith(str(two_workers["out"])) and scratch.parent.name == "lowbit-workers"
     assert {p.name for p in two_workers["out"].iterdir()} >= {"run.json", "model.h5", "vocab.txt", "history.json"}
     assert "its copy of the run is in" not in two_workers["logs"][0]
@@ -96,11 +115,11 @@ def test_convert_and_evaluate_take_the_chiefs_run(two_workers, shared_data):
     assert all(a["value"] > 0.6 for a in report["artifacts"])
 
 
-def test_one_process_with_the_same_seed_and_global_batch_reaches_the_same_accuracy(two_workers, shared_data, tmp_path):
+def test_one_process_with_the_same_seed_and_global_batch_reaches_the_same_accuracy(two_workers, float_run,
+                                                                                    shared_data, tmp_path):
     out = tmp_path / "single"
-    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *COMMON, "--epochs", "2", "--data-dir",
-                           str(shared_data), "--out", str(out)], env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *_finetune(float_run, shared_data),
+                           "--out", str(out)], env=_env(tmp_path), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     single = json.loads((out / "run.json").read_text())["test_accuracy"]
     multi = json.loads((two_workers["out"] / "run.json").read_text())["test_accuracy"]
@@ -111,7 +130,7 @@ def test_one_process_with_the_same_seed_and_global_batch_reaches_the_same_accura
 def test_a_worker_killed_mid_epoch_comes_back_and_the_job_completes(shared_data, tmp_path):
     ports = _free_ports(2)
     out = tmp_path / "imdb-lstm-tc"
-    args = [*COMMON, "--epochs", "3", "--data-dir", str(shared_data), "--out", str(out), "--strategy", "multi-worker"]
+    args = [*COMMON, *TC, "--epochs", "3", "--data-dir", str(shared_data), "--out", str(out), "--strategy", "multi-worker"]
     logs = {name: tmp_path / f"{name}.log" for name in ("chief", "worker", "worker-again")}
     chief = _worker(tmp_path, ports, 0, args, open(logs["chief"], "w"))
     worker = _worker(tmp_path, ports, 1, args, open(logs["worker"], "w"))
@@ -143,7 +162,7 @@ def _wait_for(condition, seconds, what):
 def test_a_worker_alone_gives_up_after_the_timeout_with_one_line(tmp_path, shared_data):
     ports = _free_ports(2)
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *COMMON, "--data-dir", str(shared_data),
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "train", *COMMON, *TC, "--data-dir", str(shared_data),
                            "--out", str(out), "--strategy", "multi-worker", "--cluster-timeout", "5"],
                           env=_env(tmp_path, ports, 1), capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
@@ -157,7 +176,7 @@ def test_workers_with_different_options_refuse_before_writing(tmp_path, shared_d
     ports = _free_ports(2)
     out = tmp_path / "run"
     logs = [open(tmp_path / f"w{i}.log", "w") for i in range(2)]
-    workers = [_worker(tmp_path, ports, i, [*COMMON, "--data-dir", str(shared_data), "--out", str(out),
+    workers = [_worker(tmp_path, ports, i, [*COMMON, *TC, "--data-dir", str(shared_data), "--out", str(out),
                                             "--strategy", "multi-worker", "--epochs", str(2 + i)], logs[i])
                for i in range(2)]
     assert [w.wait(timeout=300) for w in workers] == [2, 2]

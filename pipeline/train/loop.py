@@ -140,18 +140,20 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, pro
     """Train (or resume) the run described by ``config``; returns the ``run.json`` summary.
     The run directory is locked against a second writer for the whole run. A multi-worker run
     waits up to ``cluster_timeout`` seconds for the other workers (module docstring)."""
-    config.validate()
-    run_dir = worker_run_dir(config)
     cluster = None
     if config.strategy == "multi-worker":
+        # TensorFlow configures collectives only before its first op: the cluster comes first.
         cluster = clusters.from_environment()
         if config.batch_size % cluster.size:
             raise ValueError(f"the batch size {config.batch_size} (global) does not split evenly over "
                              f"{cluster.size} workers; choose a multiple of {cluster.size}")
+        strategy = strategies.multi_worker(cluster, timeout=cluster_timeout)
+    config.validate()
+    run_dir = worker_run_dir(config)
+    if cluster is not None:
         resume, force = _restarted(run_dir, resume=resume, force=force)
     _check_run_dir(run_dir, config, resume=resume, force=force)
     if cluster is not None:
-        strategy = strategies.multi_worker(cluster, timeout=cluster_timeout)
         done = _read_state(run_dir / "state.json")["epochs_completed"] if resume else 0
         options = tuple((f"the option {k}", json.dumps(v, sort_keys=True))
                         for k, v in asdict(config).items() if k not in _LOCAL_SETTINGS)
@@ -197,12 +199,14 @@ def _scratch(path: Path, cluster) -> Path:
 
 
 def _local(path: str | None, config: TrainConfig) -> Path | None:
-    """Another run's folder as this worker holds it (``--init-from`` on a multi-worker job's
-    workers: their own copy of that run)."""
+    """Another run's folder as this worker holds it (``--init-from``): on a multi-worker job's
+    workers other than the chief, their own copy when they trained that run with the chief, else
+    the folder as given (a run trained by one process, on this host or a shared file system)."""
     if path is None or config.strategy != "multi-worker":
         return None if path is None else Path(path)
     cluster = clusters.from_environment()
-    return Path(path) if cluster.is_chief else _scratch(Path(path), cluster)
+    copy = _scratch(Path(path), cluster)
+    return copy if not cluster.is_chief and (copy / "run.json").is_file() else Path(path)
 
 
 def _restarted(run_dir: Path, *, resume: bool, force: bool) -> tuple[bool, bool]:
@@ -413,6 +417,8 @@ def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool 
     A run directory holding a different or outdated run raises ``FileExistsError``, or, with
     ``replace_stale``, is retrained from scratch.
     """
+    if config.strategy == "multi-worker":  # before the first TensorFlow op (train's docstring)
+        strategies.multi_worker(clusters.from_environment(), timeout=cluster_timeout)
     run_dir = worker_run_dir(config)
     label = f"{label} {Path(config.out).name}".strip()
     saved = _read_json(run_dir / "config.json")

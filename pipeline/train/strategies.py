@@ -46,7 +46,9 @@ def distribution_strategy(name: str):
 
 def multi_worker(cluster: Cluster, *, timeout: float = CONNECT_TIMEOUT):
     """``MultiWorkerMirroredStrategy`` for ``cluster`` (``TF_CONFIG`` must describe it), once every
-    worker has connected; :class:`ClusterError` after ``timeout`` seconds without them.
+    worker has connected; :class:`ClusterError` after ``timeout`` seconds without them. Built once
+    per process, before TensorFlow's first op (it configures collectives only then); later calls
+    return the same strategy.
 
     TensorFlow installs a SIGTERM handler for its preemption notice, after which a worker no
     longer ends on ``kill``/``timeout``; the default action is put back."""
@@ -54,6 +56,8 @@ def multi_worker(cluster: Cluster, *, timeout: float = CONNECT_TIMEOUT):
 
     from lowbit.pipeline.keras2 import tf
 
+    if cluster in _BUILT:  # one per process: TensorFlow configures collectives once
+        return _BUILT[cluster]
     others = ", ".join(a for a in cluster.addresses if a != cluster.address)
     with watchdog(timeout, f"worker {cluster.rank} ({cluster.address}) could not reach the other workers of "
                            f"TF_CONFIG ({others}) within {timeout:g} s; start every worker (or raise --cluster-timeout)"):
@@ -64,7 +68,11 @@ def multi_worker(cluster: Cluster, *, timeout: float = CONNECT_TIMEOUT):
                                f"({others}): {type(err).__name__}") from None
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _BUILT[cluster] = strategy
     return strategy
+
+
+_BUILT: dict = {}
 
 
 @dataclass(frozen=True)
