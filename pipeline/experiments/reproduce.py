@@ -328,8 +328,9 @@ def _interrupting_children():
 
 
 def _train_child(config) -> dict:
-    from lowbit.pipeline.train.loop import train_or_reuse
+    from lowbit.pipeline.train.loop import sticky_interrupts, train_or_reuse
 
+    sticky_interrupts()  # a Ctrl-C forwarded here stops this child even if it lands in a finalizer
     return train_or_reuse(config, progress=False)
 
 

@@ -454,6 +454,23 @@ def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+_interrupt_pending = False  # a SIGINT arrived that no KeyboardInterrupt has carried out yet
+
+
+def sticky_interrupts() -> None:
+    """In a process that trains run after run (a sweep's child): SIGINT raises KeyboardInterrupt
+    *and* is remembered, so that one swallowed by a finalizer (Python drops an exception raised
+    inside ``__del__``) still stops the process at the next training's first batch boundary."""
+    import signal
+
+    def handle(signum, frame):
+        global _interrupt_pending
+        _interrupt_pending = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handle)
+
+
 class _DeferredInterrupt(keras.callbacks.Callback):
     """Ctrl-C during ``fit`` raises ``KeyboardInterrupt`` at the next batch or epoch boundary.
 
@@ -461,12 +478,15 @@ class _DeferredInterrupt(keras.callbacks.Callback):
     finalizer (``__del__`` of an h5py or TensorFlow object) is printed and dropped: a run then
     trains on (seen: a test's child ignored SIGINT for 300 s). Here the handler only records the
     signal, and this callback raises from an ordinary frame; a second Ctrl-C raises at once.
-    Used as a context manager around ``fit`` (the previous handler comes back after it)."""
+    Used as a context manager around ``fit`` (the previous handler comes back after it); a SIGINT
+    remembered by :func:`sticky_interrupts` before it raises at once."""
 
     def __enter__(self):
         import signal
         import threading
 
+        if _interrupt_pending:
+            raise KeyboardInterrupt
         self.requested, self._previous = False, None
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
