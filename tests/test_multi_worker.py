@@ -185,3 +185,29 @@ def test_workers_with_different_options_refuse_before_writing(tmp_path, shared_d
         assert errors == ["lowbit train: error: the workers differ in the option epochs: worker 1 against the chief; "
                           "start every worker with the same lowbit and the same options"]
     assert not out.exists() and not (tmp_path / "tmp" / "lowbit-workers").exists()
+
+
+def test_lowbit_run_trains_every_scheme_together_and_the_chief_alone_converts_and_deploys(shared_data, tmp_path):
+    import shutil
+
+    android = tmp_path / "android"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "android_demo", android,
+                    ignore=shutil.ignore_patterns("build", ".gradle"))
+    ports = _free_ports(2)
+    out = tmp_path / "runs"
+    args = ["--strategy", "multi-worker", "--input", "stream", "--limit", "2000", "--float-epochs", "1", "--epochs",
+            "1", "--schemes", "tc", "--eval-limit", "200", "--eval-runs", "5", "--out", str(out), "--android",
+            str(android), "--data-dir", str(shared_data)]
+    logs = [open(tmp_path / f"run{i}.log", "w") for i in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "lowbit.cli", "run", *args], env=_env(tmp_path, ports, i),
+                                stdout=logs[i], stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    assert [w.wait(timeout=900) for w in workers] == [0, 0], (tmp_path / "run0.log").read_text()[-3000:]
+    worker_log = (tmp_path / "run1.log").read_text()
+    assert "trained fp, tc; the chief converts, evaluates and deploys" in worker_log
+    for scheme in ("fp", "tc"):
+        chief = json.loads((out / f"imdb-lstm-{scheme}" / "run.json").read_text())
+        copy = next(_scratch(line) for line in worker_log.splitlines() if line.endswith(f"imdb-lstm-{scheme})"))
+        assert chief["weights_sha256"] == json.loads((copy / "run.json").read_text())["weights_sha256"]
+        assert (out / f"imdb-lstm-{scheme}" / "model.tflite").is_file() and not (copy / "model.tflite").exists()
+    assert (out / "report" / "report.json").is_file()
+    assert (android / "app" / "src" / "main" / "assets" / "model.tflite").is_file()
