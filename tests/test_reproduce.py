@@ -168,17 +168,29 @@ def test_ctrl_c_sent_to_the_parent_alone_stops_a_parallel_sweep_and_its_children
     import sys
     import time
 
+    def as_from_a_shell():  # SIGINT delivered and handled by default, whatever this test process inherited
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     runs = tmp_path / "runs"
     child = subprocess.Popen(
         [sys.executable, "-m", "lowbit.cli", "reproduce", "summation", "--runs", str(runs), "--docs",
          str(tmp_path / "docs"), "--epochs", "60", "--limit", "2000", "--seeds", "2", "--jobs", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=as_from_a_shell)
     log = runs / "summation" / "sweep.log"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not list(runs.glob("summation/seed-*/recipe/*/checkpoint.h5")):
         time.sleep(1)
+    status = Path(f"/proc/{child.pid}/status").read_text()  # for the message below, if it comes to that
     os.kill(child.pid, signal.SIGINT)  # the parent only, as `kill -INT` would
-    _, err = child.communicate(timeout=120)
+    try:
+        _, err = child.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        masks = [line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+        pytest.fail(f"the sweep went on 120 s after SIGINT; its signal masks when it was sent: {masks}; "
+                    f"sweep.log: {log.read_text()[-1500:]}")
     assert child.returncode == 130 and "interrupted; resume with the same command" in err
     assert ": start" in log.read_text()
     for _ in range(20):  # the children (and multiprocessing's resource tracker) end within seconds
