@@ -76,10 +76,6 @@ def _saved(splits, folder):
     return folder / "memory-vocab.txt"
 
 
-def test_validation_share_is_the_in_memory_one():
-    assert streams.VALIDATION_SHARE == datasets.VALIDATION_SHARE
-
-
 def test_cache_is_reused_and_keyed_by_seed(synthetic_imdb, tmp_path):
     first = streams.imdb_streams(synthetic_imdb, seed=0, vocab_size=40, cache=tmp_path)
     again = streams.imdb_streams(synthetic_imdb, seed=0, vocab_size=40, cache=tmp_path)

@@ -26,10 +26,24 @@ class Splits:
     y_test: np.ndarray
     artifacts: dict = field(default_factory=dict)  # file name -> writer(path), saved with the run
 
+    def size(self, split: str) -> int:
+        """How many examples ``split`` ("train", "val" or "test") holds."""
+        return int(len(getattr(self, f"x_{split}")))
+
 
 def seeded_subset(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
     order = rng.permutation(n)
     return order if limit is None else order[:limit]
+
+
+def review_indices(n_train: int, n_test: int, *, limit: int | None, seed: int) -> tuple:
+    """IMDB's selection for ``seed``: ``(train_idx, test_idx, n_val)``, seeded permutations of the
+    training and test reviews (the first ``limit`` of each kept), of which the first ``n_val``
+    training ones are held out for validation. Shared by the in-memory and streamed loaders."""
+    rng = np.random.default_rng(seed)
+    train_idx = seeded_subset(n_train, limit, rng)
+    test_idx = seeded_subset(n_test, limit, rng)
+    return train_idx, test_idx, max(1, int(round(len(train_idx) * VALIDATION_SHARE)))
 
 
 def imdb_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
@@ -39,14 +53,11 @@ def imdb_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
     ``limit`` keeps a seeded random subset of that many training and test reviews.
     """
     data = imdb.load(data_dir)
-    rng = np.random.default_rng(seed)
-    train_idx = seeded_subset(len(data["train"]), limit, rng)
-    test_idx = seeded_subset(len(data["test"]), limit, rng)
+    train_idx, test_idx, n_val = review_indices(len(data["train"]), len(data["test"]), limit=limit, seed=seed)
     train_texts = [data["train"].texts[i] for i in train_idx]
     vocab = Vocabulary.build(train_texts, vocab_size)
     x = vocab.sequences(train_texts, maxlen)
     y = data["train"].labels[train_idx].astype(np.float32)
-    n_val = max(1, int(round(len(x) * VALIDATION_SHARE)))
     return Splits(
         x[n_val:], y[n_val:], x[:n_val], y[:n_val],
         vocab.sequences([data["test"].texts[i] for i in test_idx], maxlen),

@@ -27,15 +27,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from lowbit.pipeline.data import imdb
+from lowbit.pipeline.data.splits import review_indices
 from lowbit.pipeline.data.text import OOV, PAD, RESERVED, START, Vocabulary, tokenize
 
 INPUTS = ("memory", "stream")  # lowbit train --input: arrays in memory, or these record files
 FORMAT = 1  # of the cache folder; another format is built anew
 SHUFFLE_BUFFER = 4_096  # raw reviews (~5 MB)
-VALIDATION_SHARE = 0.1  # as splits.VALIDATION_SHARE (asserted in the tests)
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,10 @@ class StreamedSplits:
         if name not in ("train", "val", "test"):
             raise ValueError(f"unknown split {name!r}; valid choices: train, val, test")
         return getattr(self, name)
+
+    def size(self, split: str) -> int:
+        """How many examples ``split`` holds (as ``Splits.size``)."""
+        return self.split(split).count
 
     def batches(self, split: str, *, batch_size: int, shuffle_seed: int | None = None, worker: int = 0,
                 workers: int = 1, drop_remainder: bool = False):
@@ -124,12 +126,7 @@ def imdb_streams(data_dir=None, *, limit: int | None = None, seed: int = 0, voca
 def split_positions(keys: dict, *, limit: int | None, seed: int) -> dict:
     """``{ReviewKey: (split, position)}`` for every review the run uses: the permutation and
     validation hold-out of ``splits.imdb_splits`` (position = index in that split's arrays)."""
-    from lowbit.pipeline.data.splits import seeded_subset
-
-    rng = np.random.default_rng(seed)
-    train_idx = seeded_subset(len(keys["train"]), limit, rng)
-    test_idx = seeded_subset(len(keys["test"]), limit, rng)
-    n_val = max(1, int(round(len(train_idx) * VALIDATION_SHARE)))
+    train_idx, test_idx, n_val = review_indices(len(keys["train"]), len(keys["test"]), limit=limit, seed=seed)
     where = {}
     for p, i in enumerate(train_idx):
         where[keys["train"][i]] = ("val", p) if p < n_val else ("train", p - n_val)
@@ -171,8 +168,7 @@ def _build(folder: Path, source: Path, *, limit, seed, vocab_size) -> None:
             for split_writers in writers.values():
                 for writer in split_writers:
                     writer.close()
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        Vocabulary(w for w, _ in ranked[: vocab_size - len(RESERVED)]).save(scratch / "vocab.txt")
+        Vocabulary.from_counts(counts, vocab_size).save(scratch / "vocab.txt")
         (scratch / "counts.json").write_text(json.dumps(
             {s: {"count": sizes[s], "files": names[s]} for s in sizes}, indent=2) + "\n")
         try:

@@ -50,9 +50,13 @@ class Vocabulary:
     def build(cls, texts: Iterable[str], size: int) -> "Vocabulary":
         """The ``size - 3`` most frequent tokens of ``texts`` (ties: alphabetical), so that
         every id is below ``size``."""
+        return cls.from_counts(Counter(t for text in texts for t in tokenize(text)), size)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, size: int) -> "Vocabulary":
+        """:meth:`build` from token counts already made (e.g. while streaming the texts)."""
         if size <= len(RESERVED):
             raise ValueError(f"vocabulary size must exceed {len(RESERVED)}, got {size}")
-        counts = Counter(t for text in texts for t in tokenize(text))
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         return cls(word for word, _ in ranked[: size - len(RESERVED)])
 

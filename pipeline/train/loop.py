@@ -328,12 +328,6 @@ def _evaluation_data(splits, split: str) -> dict:
     return dict(x=getattr(splits, f"x_{split}"), y=getattr(splits, f"y_{split}"), batch_size=256)
 
 
-def _split_size(splits, split: str) -> int:
-    from lowbit.pipeline.data.streams import StreamedSplits
-
-    return splits.split(split).count if isinstance(splits, StreamedSplits) else int(len(getattr(splits, f"x_{split}")))
-
-
 class _peers_watched:
     """Around a multi-worker ``fit``: TensorFlow's errors of a lost peer (its heartbeats stopped,
     a collective aborted) become :class:`PeerLost`, naming the epoch to resume from."""
@@ -567,8 +561,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
            if config.init_from else {}),
         **({"user_model_sha256": file_hash(Path(config.model), "sha256")} if config.model else {}),
         **task.test_measures(stripped, splits),
-        "n_train": _split_size(splits, "train"), "n_val": _split_size(splits, "val"),
-        "n_test": _split_size(splits, "test"),
+        "n_train": splits.size("train"), "n_val": splits.size("val"), "n_test": splits.size("test"),
         "weights_sha256": weights_digest(stripped),
     }
     _write_json(run_dir / "run.json", summary)
