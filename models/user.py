@@ -248,53 +248,58 @@ def _check_text_model(path: Path, model, vocab_size: int, max_tokens: int) -> No
 
 def check_data(spec: UserSpec, model, splits) -> None:
     """``ValueError`` naming both shapes when the data does not fit the model's input or output,
-    or labels outside the output's range."""
+    or labels outside the output's range. Reads each split's summary (``splits.summary``), so
+    in-memory and streamed data are checked alike."""
     in_shape = tuple(model.inputs[0].shape)[1:]
     out_shape = tuple(model.outputs[0].shape)[1:]
     in_dtype = model.inputs[0].dtype
     for split in ("train", "val", "test"):
-        x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
-        if len(x) == 0:
+        data = splits.summary(split)
+        if data.count == 0:
             raise ValueError(f"the {split} split is empty")
-        if not _fits(x.shape[1:], in_shape):
-            raise ValueError(f"x_{split} has examples of shape {x.shape[1:]}, but the model's input is {in_shape}")
-        if in_dtype.is_integer and x.dtype.kind == "f":
-            if not np.array_equal(x, np.round(x)):
-                raise ValueError(f"x_{split} holds fractions, but the model's input is {in_dtype.name}")
-        _check_targets(spec, split, y, out_shape)
+        if not _fits(data.x_shape, in_shape):
+            raise ValueError(f"x_{split} has examples of shape {data.x_shape}, but the model's input is {in_shape}")
+        if in_dtype.is_integer and not data.x_integral:
+            raise ValueError(f"x_{split} holds fractions, but the model's input is {in_dtype.name}")
+        _check_targets(spec, split, data, out_shape)
         if in_dtype.is_integer:
-            _check_token_range(model, split, x)
+            _check_token_range(model, split, data)
 
 
 def _fits(shape, expected) -> bool:
     return len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
 
 
-def _check_targets(spec: UserSpec, split: str, y: np.ndarray, out_shape) -> None:
+def _check_targets(spec: UserSpec, split: str, data, out_shape) -> None:
     loss_kind, units = spec.kind, out_shape[-1] if out_shape else 1
     expected = out_shape[:-1] if loss_kind == "sparse" else out_shape
-    shape = y.shape[1:]
+    shape = data.y_shape
     if loss_kind == "sparse" and shape[-1:] == (1,) and len(shape) == len(out_shape):
         shape = shape[:-1]
     if not (_fits(shape, expected) or (loss_kind in ("binary", "regression") and _fits(shape + (1,), expected))):
-        raise ValueError(f"y_{split} has targets of shape {y.shape[1:]}, but the model's output {out_shape} "
+        raise ValueError(f"y_{split} has targets of shape {data.y_shape}, but the model's output {out_shape} "
                          f"with loss {spec.loss} needs {expected}")
-    if loss_kind == "binary" and not np.isin(y, (0, 1)).all():
+    if loss_kind == "binary" and not data.y_binary:
         raise ValueError(f"y_{split} holds values other than 0 and 1, but loss binary_crossentropy needs 0/1 labels")
-    if loss_kind == "sparse" and (not np.array_equal(y, np.round(y)) or y.min() < 0 or y.max() >= units):
-        raise ValueError(f"y_{split} holds labels from {y.min()} to {y.max()}, outside the output's range "
-                         f"0..{units - 1}")
-    if loss_kind == "categorical" and not np.allclose(np.sum(y, axis=-1), 1):
+    if loss_kind == "sparse" and (not data.y_integral or data.y_min < 0 or data.y_max >= units):
+        raise ValueError(f"y_{split} holds labels from {_number(data.y_min)} to {_number(data.y_max)}, outside "
+                         f"the output's range 0..{units - 1}")
+    if loss_kind == "categorical" and not data.y_rows_sum_to_one:
         raise ValueError(f"y_{split} rows do not sum to 1, but loss categorical_crossentropy needs one-hot targets")
 
 
-def _check_token_range(model, split: str, x: np.ndarray) -> None:
+def _check_token_range(model, split: str, data) -> None:
     from lowbit.pipeline.keras2 import keras
 
     embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-    if embeddings and (x.min() < 0 or x.max() >= embeddings[0].input_dim):
-        raise ValueError(f"x_{split} holds ids from {x.min()} to {x.max()}, outside the embedding's "
-                         f"0..{embeddings[0].input_dim - 1}")
+    if embeddings and (data.x_min < 0 or data.x_max >= embeddings[0].input_dim):
+        raise ValueError(f"x_{split} holds ids from {_number(data.x_min)} to {_number(data.x_max)}, outside the "
+                         f"embedding's 0..{embeddings[0].input_dim - 1}")
+
+
+def _number(value: float) -> str:
+    """A summary's float as the data wrote it: 7 for 7.0, 0.5 for 0.5."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 # --------------------------------------------------------------------------- the task
@@ -333,6 +338,16 @@ def splits_of(spec: UserSpec, *, limit=None, seed: int = 0):
     return user_data.npz_splits(spec.data, seed=seed, limit=limit)
 
 
+def streams_of(spec: UserSpec, *, limit=None, seed: int = 0):
+    """The same splits as :func:`splits_of`, streamed from record files (``--input stream``)."""
+    from lowbit.pipeline.data import user as user_data
+
+    if spec.inputs == "text":
+        return user_data.text_folder_streams(spec.data, seed=seed, limit=limit, vocab_size=spec.vocab_size,
+                                             max_tokens=spec.max_tokens)
+    return user_data.npz_streams(spec.data, seed=seed, limit=limit)
+
+
 def build_model(spec: UserSpec):
     """The float model a user run starts from: the user's model with its weights, or lowbit's
     default text classifier freshly initialised. The user's file must still be the one resolved."""
@@ -354,6 +369,7 @@ def task(spec: UserSpec):
         name=USER_TASK, arch="user",
         build=lambda: build_model(spec),
         load_data=lambda data_dir=None, *, limit=None, seed=0: splits_of(spec, limit=limit, seed=seed),
+        stream_data=lambda data_dir=None, *, limit=None, seed=0: streams_of(spec, limit=limit, seed=seed),
         loss=_keras_loss(spec), metric=spec.metric, higher_is_better=spec.metric == "accuracy",
         inputs=InputKind.TEXT if spec.inputs == "text" else InputKind.TENSORS,
         test_metric=spec.metric if not classification else "accuracy",

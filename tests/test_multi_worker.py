@@ -211,3 +211,50 @@ def test_lowbit_run_trains_every_scheme_together_and_the_chief_alone_converts_an
         assert (out / f"imdb-lstm-{scheme}" / "model.tflite").is_file() and not (copy / "model.tflite").exists()
     assert (out / "report" / "report.json").is_file()
     assert (android / "app" / "src" / "main" / "assets" / "model.tflite").is_file()
+
+
+def _topic_folder(root, n_train=240, n_test=60):
+    """Three topics, each text a few of its topic's words among shared ones: a default classifier
+    learns it in a few epochs."""
+    import random
+
+    rng = random.Random(0)
+    topics = {"cooking": "salt pepper oven bake stir", "music": "guitar drum song chord tempo",
+              "sports": "goal match team coach score"}
+    shared = "the a of day people time way good new first".split()
+    for split, n in (("train", n_train), ("test", n_test)):
+        for label, words in topics.items():
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for k in range(n):
+                text = rng.sample(words.split(), 2) + rng.sample(shared, 6)
+                rng.shuffle(text)
+                (folder / f"{k:04d}.txt").write_text(" ".join(text))
+    return root
+
+
+def test_two_workers_stream_a_users_text_folder(tmp_path):
+    """A user's data, not IMDB: a text folder of three labels (int class ids, a softmax output),
+    streamed by two workers with lowbit's default classifier; the split is the in-memory one."""
+    from lowbit.pipeline.data import user as user_data
+
+    folder = _topic_folder(tmp_path / "topics")
+    args = ["--data", str(folder), "--input", "stream", "--scheme", "tc", "--epochs", "3", "--batch-size", "32",
+            "--learning-rate", "1e-2", "--vocab-size", "100", "--max-tokens", "12", "--seed", "2"]
+    out = tmp_path / "topics-tc"
+    ports = _free_ports(2)
+    logs = [open(tmp_path / f"user-{i}.log", "w") for i in range(2)]
+    envs = [{**_env(tmp_path, ports, i), "LOWBIT_CACHE": str(tmp_path / "cache")} for i in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "lowbit.cli", "train", *args, "--out", str(out),
+                                 "--strategy", "multi-worker"], env=envs[i], stdout=logs[i],
+                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    texts = [(tmp_path / f"user-{i}.log") for i in range(2)]
+    assert [w.wait(timeout=600) for w in workers] == [0, 0], [t.read_text()[-2000:] for t in texts]
+    chief = json.loads((out / "run.json").read_text())
+    worker = json.loads((_scratch(texts[1].read_text()) / "run.json").read_text())
+    memory = user_data.text_folder_splits(folder, seed=2, vocab_size=100, max_tokens=12)
+    assert chief["weights_sha256"] == worker["weights_sha256"] and chief["input"] == "stream"
+    assert (chief["n_train"], chief["n_val"], chief["n_test"]) == (memory.size("train"), memory.size("val"),
+                                                                   memory.size("test"))
+    assert chief["test_accuracy"] > 0.8, chief  # three topics: chance is 1/3
+    print(f"two workers, a user's text folder streamed: test accuracy {chief['test_accuracy']:.4f}")

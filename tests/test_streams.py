@@ -64,7 +64,7 @@ def _streamed(stream, split, **kwargs):
 def test_streamed_splits_equal_imdb_splits(synthetic_imdb, tmp_path, limit, seed):
     memory = datasets.imdb_splits(synthetic_imdb, limit=limit, seed=seed, vocab_size=40, maxlen=20)
     stream = streams.imdb_streams(synthetic_imdb, limit=limit, seed=seed, vocab_size=40, maxlen=20, cache=tmp_path)
-    assert stream.vocabulary.tokens == Vocabulary.load(_saved(memory, tmp_path)).tokens
+    assert stream.records.vocabulary.tokens == Vocabulary.load(_saved(memory, tmp_path)).tokens
     for split, (x, y) in {"train": (memory.x_train, memory.y_train), "val": (memory.x_val, memory.y_val),
                           "test": (memory.x_test, memory.y_test)}.items():
         assert stream.split(split).count == len(x)

@@ -81,23 +81,30 @@ def test_a_file_that_is_not_a_model_is_one_line(tmp_path):
         user.resolve(data=tmp_path / "d.npz", model=tmp_path / "m.txt")
 
 
+@pytest.fixture(params=["load_data", "stream_data"], ids=["in-memory", "streamed"])
+def loader(request, tmp_path, monkeypatch):
+    """A user task's data as arrays or as record files: checked alike (Splits.summary)."""
+    monkeypatch.setenv("LOWBIT_CACHE", str(tmp_path / "cache"))
+    return request.param
+
+
 @pytest.mark.parametrize("overrides, message", [
-    pytest.param({"x_train": np.zeros((30, 7, 3), np.float32)},
+    pytest.param({"x_train": np.zeros((30, 7, 3), np.float32), "x_test": np.zeros((8, 7, 3), np.float32)},
                  r"x_train has examples of shape \(7, 3\), but the model's input is \(6, 3\)", id="input shape"),
     pytest.param({"y_test": np.array([0, 1, 2, 3, 4, 0, 1, 2], np.int32)},
                  "y_test holds labels from 0 to 4, outside the output's range 0..3", id="label range"),
-    pytest.param({"y_train": np.zeros((30, 2), np.int32)},
+    pytest.param({"y_train": np.zeros((30, 2), np.int32), "y_test": np.zeros((8, 2), np.int32)},
                  r"y_train has targets of shape \(2,\)", id="target shape"),
 ])
-def test_data_that_does_not_fit_the_model_names_both_shapes(tmp_path, overrides, message):
+def test_data_that_does_not_fit_the_model_names_both_shapes(tmp_path, overrides, message, loader):
     model = save(classifier(), tmp_path / "m.h5")
     spec = user.resolve(data=data(tmp_path / "d.npz", **overrides), model=model)
     task = user.task(spec)
     with pytest.raises(ValueError, match=message):
-        user.check_data(spec, task.build(), task.load_data())
+        user.check_data(spec, task.build(), getattr(task, loader)())
 
 
-def test_token_ids_outside_the_embedding_are_refused(tmp_path):
+def test_token_ids_outside_the_embedding_are_refused(tmp_path, loader):
     inp = keras.Input((5,), dtype="int32")
     model = keras.Model(inp, L.Dense(1, activation="sigmoid")(L.GRU(3)(L.Embedding(10, 4)(inp))))
     path = save(model, tmp_path / "m.h5", loss="binary_crossentropy")
@@ -107,7 +114,7 @@ def test_token_ids_outside_the_embedding_are_refused(tmp_path):
                                   x_test=x[:8], y_test=np.zeros(8, np.float32)), model=path)
     task = user.task(spec)
     with pytest.raises(ValueError, match="ids from 3 to 10, outside the embedding's 0..9"):
-        user.check_data(spec, task.build(), task.load_data())
+        user.check_data(spec, task.build(), getattr(task, loader)())
 
 
 def test_decisions_and_scores_per_kind():
@@ -165,6 +172,21 @@ def test_user_runs_train_convert_and_predict_on_arrays(tmp_path):
     assert all(r["label"] == int(np.argmax(r["outputs"])) for r in rows)
     with pytest.raises(ValueError, match="no layer 'nope'"):
         TrainConfig(scheme="tc", out=str(tmp_path / "x"), keep_float=["nope"], **common).validate()
+
+
+@pytest.mark.slow  # two trainings
+def test_a_user_run_streamed_from_records_trains_on_the_same_splits(tmp_path, monkeypatch):
+    from lowbit.pipeline.train.loop import TrainConfig, train
+
+    monkeypatch.setenv("LOWBIT_CACHE", str(tmp_path / "cache"))
+    model = save(classifier(), tmp_path / "m.h5")
+    common = dict(task=user.USER_TASK, model=str(model), data=str(data(tmp_path / "d.npz", n=200)), epochs=2,
+                  batch_size=16, scheme="tc", seed=4)
+    memory = train(TrainConfig(out=str(tmp_path / "memory"), **common), progress=False)
+    streamed = train(TrainConfig(out=str(tmp_path / "stream"), input="stream", **common), progress=False)
+    assert [streamed[k] for k in ("n_train", "n_val", "n_test")] == [memory[k] for k in ("n_train", "n_val", "n_test")]
+    assert streamed["epochs_completed"] == 2 and 0 <= streamed["test_accuracy"] <= 1
+    assert list((tmp_path / "cache" / "streams").iterdir())  # the records were built, under LOWBIT_CACHE
 
 
 @pytest.mark.parametrize("args, message", [

@@ -104,3 +104,135 @@ def test_bad_text_folders_are_one_line(tmp_path, layout, message):
     text_folder(root, {k: v for k, v in layout.items() if v})
     with pytest.raises(ValueError, match=message):
         user.text_folder_splits(root)
+
+
+# ---------------------------------------------------------------- streamed: the in-memory splits
+
+
+def _examples(x, y):
+    """A split as a sorted list of (x bytes, y bytes) in float64: the split as a multiset."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return sorted((a.tobytes(), b.tobytes()) for a, b in zip(x, y))
+
+
+def _read(stream, split):
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in stream.batches(split, batch_size=7)])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _assert_same_splits(memory, stream):
+    for split in ("train", "val", "test"):
+        x, y = _read(stream, split)
+        assert stream.size(split) == memory.size(split) == len(x), split
+        assert x.shape[1:] == getattr(memory, f"x_{split}").shape[1:], split
+        assert _examples(x, y) == _examples(getattr(memory, f"x_{split}"), getattr(memory, f"y_{split}")), split
+
+
+def _sequence_npz(path, dtype=np.float32, **arrays):
+    rng = np.random.default_rng(0)
+    base = {"x_train": rng.normal(size=(53, 6, 3)).astype(dtype), "y_train": rng.integers(0, 4, 53),
+            "x_test": rng.normal(size=(17, 6, 3)).astype(dtype), "y_test": rng.integers(0, 4, 17)}
+    np.savez(path, **{**base, **arrays})
+    return path
+
+
+@pytest.mark.parametrize("arrays, limit, seed", [
+    pytest.param({}, None, 0, id="sequences-all"),
+    pytest.param({}, 30, 5, id="sequences-limit30-seed5"),
+    pytest.param({"x_val": np.ones((4, 6, 3), np.float32), "y_val": np.arange(4)}, None, 1, id="own-validation"),
+    pytest.param({"y_train": np.eye(4)[np.arange(53) % 4], "y_test": np.eye(4)[np.arange(17) % 4]}, None, 2,
+                 id="one-hot-targets"),
+    pytest.param({"x_train": np.arange(53 * 5, dtype=">i4").reshape(53, 5),
+                  "x_test": np.arange(17 * 5, dtype=np.uint32).reshape(17, 5)}, None, 0, id="big-endian-and-uint32"),
+])
+def test_streamed_npz_equals_npz_splits(tmp_path, arrays, limit, seed):
+    path = _sequence_npz(tmp_path / "d.npz", **arrays)
+    memory = user.npz_splits(path, seed=seed, limit=limit)
+    stream = user.npz_streams(path, seed=seed, limit=limit, cache=tmp_path / "cache")
+    _assert_same_splits(memory, stream)
+    for split in ("train", "val", "test"):
+        assert stream.summary(split) == memory.summary(split), split
+
+
+def test_streamed_npz_reads_in_chunks_of_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(user, "CHUNK_BYTES", 200)  # 2 rows of x (72 bytes) and y (8 bytes) at a time
+    path = _sequence_npz(tmp_path / "d.npz")
+    _assert_same_splits(user.npz_splits(path, seed=4), user.npz_streams(path, seed=4, cache=tmp_path / "cache"))
+
+
+def test_streamed_npz_cache_is_rebuilt_when_the_file_changes(tmp_path):
+    path = _sequence_npz(tmp_path / "d.npz")
+    first = user.npz_streams(path, cache=tmp_path / "cache")
+    assert user.npz_streams(path, cache=tmp_path / "cache").train.files == first.train.files
+    _sequence_npz(path, dtype=np.float64)
+    changed = user.npz_streams(path, cache=tmp_path / "cache")
+    assert changed.train.files != first.train.files and changed.records.x_dtype == "float64"
+
+
+@pytest.mark.parametrize("arrays, message", [
+    pytest.param({"x_train": np.array([[np.nan, 0, 0]] * 20, np.float32)}, "x_train holds 20 NaN or infinite", id="nan"),
+    pytest.param({"y_test": np.array([0, 1, np.inf, 0, 0])}, "y_test holds 1 NaN or infinite", id="inf"),
+    pytest.param({"y_test": None}, "no y_test", id="missing key"),
+    pytest.param({"x_val": np.zeros((2, 3))}, "x_val and y_val come together", id="half a validation split"),
+    pytest.param({"y_train": np.zeros(19)}, "x_train has 20 examples but y_train 19", id="lengths differ"),
+    pytest.param({"x_test": np.zeros((0, 3)), "y_test": np.zeros(0)}, "x_test is empty", id="empty split"),
+])
+def test_bad_npz_streams_with_the_in_memory_message_and_leaves_no_records(tmp_path, arrays, message):
+    path = npz(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError, match=message):
+        user.npz_splits(path)
+    with pytest.raises(ValueError, match=message):
+        user.npz_streams(path, cache=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize("arrays, message", [
+    pytest.param({"x_train": np.asfortranarray(np.zeros((20, 3), np.float32))}, "saved in Fortran order",
+                 id="fortran-order"),
+    pytest.param({"x_test": np.zeros((5, 4), np.float32)}, r"rows of different shapes \(x_train \(3,\), x_test \(4,\)\)",
+                 id="row-shapes-differ"),
+    pytest.param({"y_train": np.zeros(20, np.uint64)}, "dtype uint64 cannot be streamed", id="uint64"),
+])
+def test_what_cannot_be_streamed_is_refused_in_one_line(tmp_path, arrays, message):
+    with pytest.raises(ValueError, match=message):
+        user.npz_streams(npz(tmp_path / "d.npz", **arrays), cache=tmp_path / "cache")
+
+
+def test_a_truncated_npz_is_refused(tmp_path):
+    path = _sequence_npz(tmp_path / "d.npz")
+    path.write_bytes(path.read_bytes()[:-3000])
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        user.npz_streams(path, cache=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("labels", [pytest.param(2, id="two-labels-sigmoid"),
+                                    pytest.param(3, id="three-labels-softmax")])
+@pytest.mark.parametrize("limit,seed", [pytest.param(None, 0, id="all"), pytest.param(25, 7, id="limit25-seed7")])
+def test_streamed_text_folder_equals_text_folder_splits(tmp_path, labels, limit, seed):
+    words = ["goal match team", "salt pepper oven", "guitar drum <br/>solo"][:labels]
+    names = ["sports", "cooking", "music"][:labels]
+    texts = {("train", n): [f"{w} {k} extra{k % 5}" for k in range(15)] for n, w in zip(names, words)}
+    texts.update({("test", n): [f"{w} new{k}" for k in range(6)] for n, w in zip(names, words)})
+    root = text_folder(tmp_path / "corpus", texts)
+    memory = user.text_folder_splits(root, seed=seed, limit=limit, vocab_size=30, max_tokens=6)
+    stream = user.text_folder_streams(root, seed=seed, limit=limit, vocab_size=30, max_tokens=6,
+                                      cache=tmp_path / "cache")
+    memory.artifacts["vocab.txt"](tmp_path / "vocab.txt")
+    assert stream.records.vocabulary.tokens == Vocabulary.load(tmp_path / "vocab.txt").tokens
+    assert stream.records.label_dtype == ("float32" if labels == 2 else "int32")
+    _assert_same_splits(memory, stream)
+    for split in ("train", "val", "test"):
+        streamed, held = stream.summary(split), memory.summary(split)
+        assert (streamed.count, streamed.x_shape, streamed.y_min, streamed.y_max, streamed.y_binary) == (
+            held.count, held.x_shape, held.y_min, held.y_max, held.y_binary), split
+        assert streamed.x_min <= held.x_min and held.x_max <= streamed.x_max < len(stream.records.vocabulary.tokens)
+
+
+def test_streamed_text_folder_cache_follows_the_files(tmp_path):
+    root = text_folder(tmp_path / "c", {("train", "neg"): ["bad"] * 5, ("train", "pos"): ["good"] * 5,
+                                        ("test", "pos"): ["good"]})
+    first = user.text_folder_streams(root, cache=tmp_path / "cache")
+    (root / "train" / "pos" / "9.txt").write_text("great")
+    second = user.text_folder_streams(root, cache=tmp_path / "cache")
+    assert second.train.files != first.train.files and "great" in second.records.vocabulary.tokens
+    assert second.size("train") + second.size("val") == 11

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lowbit.pipeline.data import imdb, moving_mnist, summation
+from lowbit.pipeline.data.summaries import Summary, of_arrays
 from lowbit.pipeline.data.text import Vocabulary
 
 VALIDATION_SHARE = 0.1
@@ -30,16 +31,21 @@ class Splits:
         """How many examples ``split`` ("train", "val" or "test") holds."""
         return int(len(getattr(self, f"x_{split}")))
 
+    def summary(self, split: str) -> Summary:
+        """What ``split``'s arrays hold (:mod:`lowbit.pipeline.data.summaries`)."""
+        return of_arrays(getattr(self, f"x_{split}"), getattr(self, f"y_{split}"))
+
 
 def seeded_subset(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
     order = rng.permutation(n)
     return order if limit is None else order[:limit]
 
 
-def review_indices(n_train: int, n_test: int, *, limit: int | None, seed: int) -> tuple:
-    """IMDB's selection for ``seed``: ``(train_idx, test_idx, n_val)``, seeded permutations of the
-    training and test reviews (the first ``limit`` of each kept), of which the first ``n_val``
-    training ones are held out for validation. Shared by the in-memory and streamed loaders."""
+def selected_indices(n_train: int, n_test: int, *, limit: int | None, seed: int) -> tuple:
+    """The selection for ``seed`` of IMDB and of a user's data: ``(train_idx, test_idx, n_val)``,
+    seeded permutations of the training and test examples (the first ``limit`` of each kept), of
+    which the first ``n_val`` training ones are held out for validation (when the data has no
+    validation split of its own). Shared by the in-memory and streamed loaders."""
     rng = np.random.default_rng(seed)
     train_idx = seeded_subset(n_train, limit, rng)
     test_idx = seeded_subset(n_test, limit, rng)
@@ -53,7 +59,7 @@ def imdb_splits(data_dir=None, *, limit: int | None = None, seed: int = 0,
     ``limit`` keeps a seeded random subset of that many training and test reviews.
     """
     data = imdb.load(data_dir)
-    train_idx, test_idx, n_val = review_indices(len(data["train"]), len(data["test"]), limit=limit, seed=seed)
+    train_idx, test_idx, n_val = selected_indices(len(data["train"]), len(data["test"]), limit=limit, seed=seed)
     train_texts = [data["train"].texts[i] for i in train_idx]
     vocab = Vocabulary.build(train_texts, vocab_size)
     x = vocab.sequences(train_texts, maxlen)

@@ -11,18 +11,28 @@
   UTF-8 (invalid bytes replaced), files in name order. The vocabulary comes from the training split
   only and the sequences are those of :mod:`lowbit.pipeline.data.text` (the Android app tokenizes
   identically). Two labels give float ``y`` in {0, 1} (a sigmoid output), more give int32 ids.
+
+Both also stream (``--input stream``): :func:`npz_streams` and :func:`text_folder_streams` write
+the same splits for the same ``seed`` and ``limit`` as record shards
+(:mod:`lowbit.pipeline.data.streams`) without holding the data: an ``.npz`` is read member by
+member in chunks of rows (C order; an array saved in Fortran order is refused), a text folder one
+file at a time. The checks and their messages are those of the in-memory loaders.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lowbit.pipeline.data.splits import VALIDATION_SHARE, Splits, seeded_subset
-from lowbit.pipeline.data.text import Vocabulary
+from lowbit.pipeline.data import streams
+from lowbit.pipeline.data.splits import Splits, selected_indices
+from lowbit.pipeline.data.text import Vocabulary, tokenize
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 TEXT_SPLITS = ("train", "test")
@@ -48,51 +58,219 @@ def npz_splits(path, *, seed: int = 0, limit: int | None = None) -> Splits:
         with loaded as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path}: not an .npz archive of numeric arrays ({err}); save one with "
-                         "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
-    missing = [k for k in NPZ_KEYS if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: no {', '.join(missing)}; an .npz needs {', '.join(NPZ_KEYS)} "
-                         f"(and optionally x_val, y_val); it holds {', '.join(sorted(arrays)) or 'nothing'}")
-    if ("x_val" in arrays) != ("y_val" in arrays):
-        raise ValueError(f"{path}: x_val and y_val come together; it holds only one of them")
+        raise _not_an_npz(path, err) from None
+    _check_keys(path, arrays)
     for key, array in arrays.items():
-        _check_array(path, key, array)
-    rng = np.random.default_rng(seed)
-    x_train, y_train = _pair(path, arrays, "train")
-    x_test, y_test = _pair(path, arrays, "test")
-    train_idx = seeded_subset(len(x_train), limit, rng)
-    test_idx = seeded_subset(len(x_test), limit, rng)
+        _check_kind(path, key, array.dtype, array.ndim)
+        _check_finite(path, key, _non_finite(array))
+    for split in _npz_splits(arrays):
+        _check_pair(path, split, len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"]))
+    x_train, y_train, x_test, y_test = (arrays[k] for k in NPZ_KEYS)
+    train_idx, test_idx, n_val = _npz_selection(path, len(x_train), len(x_test), "x_val" in arrays,
+                                                limit=limit, seed=seed)
     x_train, y_train, x_test, y_test = x_train[train_idx], y_train[train_idx], x_test[test_idx], y_test[test_idx]
     if "x_val" in arrays:
-        x_val, y_val = _pair(path, arrays, "val")
-    else:
-        if len(x_train) < 2:
-            raise ValueError(f"{path}: {len(x_train)} training example(s); at least 2 are needed to hold "
-                             "some out for validation (or give x_val, y_val)")
-        n_val = max(1, int(round(len(x_train) * VALIDATION_SHARE)))
-        x_val, y_val = x_train[:n_val], y_train[:n_val]  # already a seeded random order
-        x_train, y_train = x_train[n_val:], y_train[n_val:]
+        x_val, y_val = arrays["x_val"], arrays["y_val"]
+    else:  # the training subset is already in a seeded random order
+        x_val, y_val, x_train, y_train = x_train[:n_val], y_train[:n_val], x_train[n_val:], y_train[n_val:]
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
-def _check_array(path: Path, key: str, array: np.ndarray) -> None:
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: {key} has dtype {array.dtype}; lowbit takes numeric arrays")
-    if array.ndim == 0:
+def _not_an_npz(path: Path, err: Exception) -> ValueError:
+    return ValueError(f"{path}: not an .npz archive of numeric arrays ({err}); save one with "
+                      "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)")
+
+
+def _check_keys(path: Path, keys) -> None:
+    missing = [k for k in NPZ_KEYS if k not in keys]
+    if missing:
+        raise ValueError(f"{path}: no {', '.join(missing)}; an .npz needs {', '.join(NPZ_KEYS)} "
+                         f"(and optionally x_val, y_val); it holds {', '.join(sorted(keys)) or 'nothing'}")
+    if ("x_val" in keys) != ("y_val" in keys):
+        raise ValueError(f"{path}: x_val and y_val come together; it holds only one of them")
+
+
+def _npz_splits(keys) -> tuple[str, ...]:
+    return ("train", "test", "val") if "x_val" in keys else ("train", "test")
+
+
+def _npz_selection(path: Path, n_train: int, n_test: int, has_val: bool, *, limit, seed) -> tuple:
+    """``selected_indices``, with an error when no validation examples can be held out."""
+    train_idx, test_idx, n_val = selected_indices(n_train, n_test, limit=limit, seed=seed)
+    if not has_val and len(train_idx) < 2:
+        raise ValueError(f"{path}: {len(train_idx)} training example(s); at least 2 are needed to hold "
+                         "some out for validation (or give x_val, y_val)")
+    return train_idx, test_idx, (0 if has_val else n_val)
+
+
+def _check_kind(path: Path, key: str, dtype: np.dtype, ndim: int) -> None:
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{path}: {key} has dtype {dtype}; lowbit takes numeric arrays")
+    if ndim == 0:
         raise ValueError(f"{path}: {key} is a scalar, not an array of examples")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+
+
+def _non_finite(array: np.ndarray) -> int:
+    return 0 if array.dtype.kind != "f" else int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+
+
+def _check_finite(path: Path, key: str, bad: int) -> None:
+    if bad:
         raise ValueError(f"{path}: {key} holds {bad:,} NaN or infinite value(s); clean the data first")
 
 
-def _pair(path: Path, arrays: dict, split: str) -> tuple[np.ndarray, np.ndarray]:
-    x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-    if len(x) == 0:
+def _check_pair(path: Path, split: str, n_x: int, n_y: int) -> None:
+    if n_x == 0:
         raise ValueError(f"{path}: x_{split} is empty")
-    if len(x) != len(y):
-        raise ValueError(f"{path}: x_{split} has {len(x):,} examples but y_{split} {len(y):,}")
-    return x, y
+    if n_x != n_y:
+        raise ValueError(f"{path}: x_{split} has {n_x:,} examples but y_{split} {n_y:,}")
+
+
+# --------------------------------------------------------------------------- npz, streamed
+
+CHUNK_BYTES = 1 << 24  # rows read from an .npz member at a time (16 MiB of x and y)
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    """An ``.npz`` member's array, as its ``.npy`` header describes it."""
+
+    key: str
+    shape: tuple
+    dtype: np.dtype
+    fortran_order: bool
+
+    @property
+    def row_bytes(self) -> int:
+        return self.dtype.itemsize * math.prod(self.shape[1:])
+
+
+def npz_headers(path) -> dict:
+    """``{key: NpyHeader}`` of an ``.npz`` file's arrays, read without reading the arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"data file {path} does not exist")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {info.filename[:-4]: _header(archive, info.filename)
+                    for info in archive.infolist() if info.filename.endswith(".npy")}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise _not_an_npz(path, err) from None
+
+
+def _header(archive: zipfile.ZipFile, member: str) -> NpyHeader:
+    with archive.open(member) as file:
+        shape, fortran_order, dtype = _read_header(file)
+    return NpyHeader(member[:-4], tuple(shape), np.dtype(dtype), bool(fortran_order))
+
+
+def _read_header(file) -> tuple:
+    version = np.lib.format.read_magic(file)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(file)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(file)
+    raise ValueError(f".npy format version {version[0]}.{version[1]} (lowbit streams 1.0 and 2.0)")
+
+
+def _chunks(archive: zipfile.ZipFile, path: Path, header: NpyHeader, rows: int):
+    """The member's rows, ``rows`` at a time, as arrays in its dtype."""
+    with archive.open(header.key + ".npy") as file:
+        _read_header(file)
+        for start in range(0, header.shape[0], rows):
+            n = min(rows, header.shape[0] - start)
+            data = file.read(n * header.row_bytes)
+            if len(data) != n * header.row_bytes:
+                raise ValueError(f"{path}: {header.key} ends after {start:,} of {header.shape[0]:,} rows (truncated)")
+            yield np.frombuffer(data, header.dtype).reshape(n, *header.shape[1:])
+
+
+def npz_streams(path, *, seed: int = 0, limit: int | None = None, cache=None) -> "streams.StreamedSplits":
+    """The splits of ``npz_splits(path, seed=seed, limit=limit)`` as record shards (module
+    docstring), built on first use into lowbit's cache (or ``cache``)."""
+    path = Path(path)
+    headers = npz_headers(path)
+    _check_keys(path, headers)
+    for key, header in headers.items():
+        _check_kind(path, key, header.dtype, len(header.shape))
+        if header.fortran_order and len(header.shape) > 1:
+            raise ValueError(f"{path}: {key} is saved in Fortran order and cannot be read row by row; save "
+                             "numpy.ascontiguousarray of it, or use --input memory")
+    sources = _npz_splits(headers)
+    for split in sources:
+        _check_pair(path, split, headers[f"x_{split}"].shape[0], headers[f"y_{split}"].shape[0])
+    records = streams.TensorRecords(*_one_layout(path, headers, "x", sources), *_one_layout(path, headers, "y", sources))
+    stat = path.stat()
+    folder = streams.stream_folder("npz", {"source": str(path.resolve()), "size": stat.st_size,
+                                           "mtime_ns": stat.st_mtime_ns, "limit": limit, "seed": seed}, cache)
+    if not streams.is_built(folder):
+        train_idx, test_idx, n_val = _npz_selection(path, headers["x_train"].shape[0], headers["x_test"].shape[0],
+                                                    "x_val" in headers, limit=limit, seed=seed)
+        _build_npz(folder, path, headers, records, _destinations(headers, train_idx, test_idx, n_val))
+    return streams.load(folder, records)
+
+
+def _one_layout(path: Path, headers: dict, axis: str, sources) -> tuple[str, tuple]:
+    """The stored dtype and row shape of every split's ``axis`` ("x" or "y") array."""
+    arrays = [headers[f"{axis}_{s}"] for s in sources]
+    shapes = {a.shape[1:] for a in arrays}
+    if len(shapes) > 1:
+        each = ", ".join(f"{a.key} {a.shape[1:]}" for a in arrays)
+        raise ValueError(f"{path}: the {axis} arrays have rows of different shapes ({each}); "
+                         "a stream needs one shape, or use --input memory")
+    try:
+        stored = [streams.stored_dtype(a.dtype) for a in arrays]
+    except ValueError as err:
+        raise ValueError(f"{path}: {axis}: {err}") from None
+    return np.result_type(*stored).name, shapes.pop()
+
+
+def _destinations(headers: dict, train_idx, test_idx, n_val: int) -> dict:
+    """``{source split: (split code per row, position per row)}``: where each row of each source
+    array goes (code -1: not used; codes index ``streams.SPLITS``)."""
+    def empty(source):
+        n = headers[f"x_{source}"].shape[0]
+        return np.full(n, -1, np.int8), np.zeros(n, np.int64)
+
+    out = {s: empty(s) for s in _npz_splits(headers)}
+    code, position = out["train"]
+    for p, i in enumerate(train_idx):
+        code[i], position[i] = (1, p) if p < n_val else (0, p - n_val)
+    code, position = out["test"]
+    code[test_idx], position[test_idx] = 2, np.arange(len(test_idx))
+    if "val" in out:
+        code, position = out["val"]
+        code[:], position[:] = 1, np.arange(len(code))
+    return out
+
+
+def _build_npz(folder: Path, path: Path, headers: dict, records, destinations: dict) -> None:
+    from tqdm import tqdm
+
+    sizes = {s: int(sum(np.count_nonzero(code == k) for code, _ in destinations.values()))
+             for k, s in enumerate(streams.SPLITS)}
+    total = sum(headers[f"x_{s}"].shape[0] for s in destinations)
+    with streams.ShardWriter(folder, sizes, records) as out, zipfile.ZipFile(path) as archive, \
+            tqdm(total=total, desc="streaming arrays into records", unit="example", disable=None, leave=False) as bar:
+        for source, (codes, positions) in destinations.items():
+            hx, hy = headers[f"x_{source}"], headers[f"y_{source}"]
+            rows = max(1, CHUNK_BYTES // max(1, hx.row_bytes + hy.row_bytes))
+            bad = {hx.key: 0, hy.key: 0}
+            start = 0
+            for x, y in zip(_chunks(archive, path, hx, rows), _chunks(archive, path, hy, rows)):
+                bad[hx.key] += _non_finite(x)
+                bad[hy.key] += _non_finite(y)
+                code, position = codes[start:start + len(x)], positions[start:start + len(x)]
+                for k, split in enumerate(streams.SPLITS):
+                    mine = np.flatnonzero(code == k)
+                    if len(mine):
+                        out.summarize(split, x[mine], y[mine])
+                    for j in mine:
+                        out.write(split, int(position[j]), records.example(x[j], y[j]))
+                start += len(x)
+                bar.update(len(x))
+            for key, count in bad.items():
+                _check_finite(path, key, count)
 
 
 
@@ -125,19 +303,26 @@ def text_labels(root) -> list[str]:
     return labels
 
 
-def read_texts(root, split: str, labels: list[str]) -> LabelledTexts:
-    """Every text of one split, labels in ``labels``' order, files by name."""
-    texts, ids = [], []
+def text_files(root, split: str, labels: list[str]) -> list[tuple[Path, int]]:
+    """``(file, label id)`` of every text of one split, labels in ``labels``' order, files by name."""
+    files = []
     for k, label in enumerate(labels):
         folder = Path(root) / split / label
-        if not folder.is_dir():
-            continue
-        for file in sorted(folder.glob("*.txt")):
-            texts.append(file.read_bytes().decode("utf-8", errors="replace"))
-            ids.append(k)
-    if not texts:
+        if folder.is_dir():
+            files.extend((file, k) for file in sorted(folder.glob("*.txt")))
+    if not files:
         raise ValueError(f"{root}/{split} holds no .txt file under any label folder")
-    return LabelledTexts(texts, np.asarray(ids, np.int32))
+    return files
+
+
+def read_text(file: Path) -> str:
+    return file.read_bytes().decode("utf-8", errors="replace")
+
+
+def read_texts(root, split: str, labels: list[str]) -> LabelledTexts:
+    """Every text of one split (:func:`text_files`' order)."""
+    files = text_files(root, split, labels)
+    return LabelledTexts([read_text(file) for file, _ in files], np.asarray([k for _, k in files], np.int32))
 
 
 def label_targets(label_ids: np.ndarray, n_labels: int) -> np.ndarray:
@@ -148,22 +333,89 @@ def label_targets(label_ids: np.ndarray, n_labels: int) -> np.ndarray:
 def text_folder_splits(root, *, seed: int = 0, limit: int | None = None, vocab_size: int = 20_000,
                        max_tokens: int = 80) -> Splits:
     """Token sequences of a text folder (module docstring); ``vocab.txt`` is the run artifact."""
-    if vocab_size <= 3 or max_tokens < 1:
-        raise ValueError(f"vocabulary size must exceed 3 and max tokens be positive, got {vocab_size}, {max_tokens}")
+    _check_text_options(vocab_size, max_tokens)
     labels = text_labels(root)
-    rng = np.random.default_rng(seed)
     train, test = read_texts(root, "train", labels), read_texts(root, "test", labels)
-    train_idx, test_idx = seeded_subset(len(train.texts), limit, rng), seeded_subset(len(test.texts), limit, rng)
+    train_idx, test_idx, n_val = _text_selection(root, len(train.texts), len(test.texts), limit=limit, seed=seed)
     train_texts = [train.texts[i] for i in train_idx]
     vocab = Vocabulary.build(train_texts, vocab_size)
     x = vocab.sequences(train_texts, max_tokens)
     y = label_targets(train.label_ids[train_idx], len(labels))
-    if len(x) < 2:
-        raise ValueError(f"{root}/train: {len(x)} text(s); at least 2 are needed")
-    n_val = max(1, int(round(len(x) * VALIDATION_SHARE)))
     return Splits(
         x[n_val:], y[n_val:], x[:n_val], y[:n_val],
         vocab.sequences([test.texts[i] for i in test_idx], max_tokens),
         label_targets(test.label_ids[test_idx], len(labels)),
         artifacts={"vocab.txt": lambda path: vocab.save(Path(path))},
     )
+
+
+def _check_text_options(vocab_size: int, max_tokens: int) -> None:
+    if vocab_size <= 3 or max_tokens < 1:
+        raise ValueError(f"vocabulary size must exceed 3 and max tokens be positive, got {vocab_size}, {max_tokens}")
+
+
+def _text_selection(root, n_train: int, n_test: int, *, limit, seed) -> tuple:
+    train_idx, test_idx, n_val = selected_indices(n_train, n_test, limit=limit, seed=seed)
+    if len(train_idx) < 2:
+        raise ValueError(f"{root}/train: {len(train_idx)} text(s); at least 2 are needed")
+    return train_idx, test_idx, n_val
+
+
+# --------------------------------------------------------------------------- text folder, streamed
+
+
+def text_folder_streams(root, *, seed: int = 0, limit: int | None = None, vocab_size: int = 20_000,
+                        max_tokens: int = 80, cache=None) -> "streams.StreamedSplits":
+    """The splits and vocabulary of ``text_folder_splits`` with the same arguments, as record
+    shards of the raw texts (tokenized when read), built on first use into lowbit's cache (or
+    ``cache``), keyed by the folder's listing (every file's name, size and modification time)."""
+    _check_text_options(vocab_size, max_tokens)
+    labels = text_labels(root)
+    files = {split: text_files(root, split, labels) for split in TEXT_SPLITS}
+    listing = hashlib.sha256()
+    for split, items in files.items():
+        for file, k in items:
+            stat = file.stat()
+            listing.update(f"{file.relative_to(root)}\t{k}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    folder = streams.stream_folder("texts", {"source": str(Path(root).resolve()), "listing": listing.hexdigest(),
+                                             "limit": limit, "seed": seed, "vocab_size": vocab_size}, cache)
+    label_dtype = "float32" if len(labels) == 2 else "int32"
+    if not streams.is_built(folder):
+        train_idx, test_idx, n_val = _text_selection(root, len(files["train"]), len(files["test"]),
+                                                     limit=limit, seed=seed)
+        where = {}
+        for p, i in enumerate(train_idx):
+            where["train", i] = ("val", p) if p < n_val else ("train", p - n_val)
+        for p, i in enumerate(test_idx):
+            where["test", i] = ("test", p)
+        _build_texts(folder, files, where, vocab_size=vocab_size, label_dtype=label_dtype)
+    vocabulary = Vocabulary.load(folder / "vocab.txt")
+    return streams.load(folder, streams.TextRecords(vocabulary, max_tokens, label_dtype),
+                        artifacts={"vocab.txt": lambda path: vocabulary.save(Path(path))})
+
+
+def _build_texts(folder: Path, files: dict, where: dict, *, vocab_size: int, label_dtype: str) -> None:
+    """Each used text read once (in the folder's order) into its split's shard; the vocabulary
+    from the training and validation texts' token counts."""
+    from tqdm import tqdm
+
+    sizes = {s: sum(1 for split, _ in where.values() if split == s) for s in streams.SPLITS}
+    records = streams.TextRecords(Vocabulary([]), 0, label_dtype)  # the record layout only
+    counts: Counter = Counter()
+    labels: dict = {s: [] for s in streams.SPLITS}
+    with streams.ShardWriter(folder, sizes, records) as out, \
+            tqdm(total=len(where), desc="streaming texts into records", unit="text", disable=None, leave=False) as bar:
+        for source, items in files.items():
+            for i, (file, k) in enumerate(items):
+                if (source, i) not in where:
+                    continue
+                split, position = where[source, i]
+                text = read_text(file)
+                if split != "test":
+                    counts.update(tokenize(text))
+                out.write(split, position, records.example(text, k))
+                labels[split].append(k)
+                bar.update()
+        Vocabulary.from_counts(counts, vocab_size).save(out.scratch / "vocab.txt")
+        for split in streams.SPLITS:
+            out.summarize_labels(split, labels[split], label_dtype)

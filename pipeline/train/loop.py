@@ -114,7 +114,8 @@ class TrainConfig:
             from lowbit.models.tasks import TASKS, get_task
 
             streamed = ", ".join(t for t in TASKS if get_task(t).stream_data is not None)
-            raise ValueError(f"--input stream reads record files for {streamed}; {self.task} is loaded in memory")
+            raise ValueError(f"--input stream reads record files for {streamed} and your own data (--data); "
+                             f"{self.task} is loaded in memory")
         if self.epochs < 0:
             raise ValueError(f"epochs must be 0 or more, got {self.epochs}")
         if self.batch_size <= 0:
