@@ -335,8 +335,8 @@ def _add_distribution_options(p, strategies) -> None:
                    help="'mirrored': tf.distribute.MirroredStrategy over all local devices; 'multi-worker': "
                         "MultiWorkerMirroredStrategy over the hosts of TF_CONFIG (README)")
     g.add_argument("--input", choices=INPUTS, default="memory",
-                   help="'stream': read the IMDB reviews with tf.data from record files instead of holding them "
-                        "in memory (imdb tasks)")
+                   help="'stream': read the data (IMDB, or your own --data) with tf.data from record files "
+                        "instead of holding it in memory")
     g.add_argument("--cluster-timeout", type=_positive_float, default=CONNECT_TIMEOUT, metavar="SECONDS",
                    help="multi-worker: how long to wait for the other workers (default %(default)g)")
 

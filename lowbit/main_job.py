@@ -30,6 +30,7 @@ from pathlib import Path
 from lowbit.models import get_task
 from lowbit.pipeline.schemes import QUANTIZED, SCHEMES
 from lowbit.pipeline.train import recipe
+from lowbit.pipeline.train.strategies import CONNECT_TIMEOUT
 
 
 
@@ -59,7 +60,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
         keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, memory_probe: bool = True,
         tflite_bits: int | None = None, apk=None, strategy: str = "default", input: str = "memory",
-        cluster_timeout: float | None = None, progress: bool = True) -> dict:
+        cluster_timeout: float = CONNECT_TIMEOUT, progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
@@ -116,11 +117,12 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
                             epochs=finetune_epochs or chosen.finetune_epochs,
                             learning_rate=finetune_learning_rate, init_from=str(fp_dir), **common)
                 for s in schemes]
+    workers = None
     if strategy == "multi-worker":  # the cluster before TensorFlow's first op (a user model's check is one)
         from lowbit.pipeline.train import cluster, strategies
 
-        strategies.multi_worker(cluster.from_environment(),
-                                **({} if cluster_timeout is None else {"timeout": cluster_timeout}))
+        workers = cluster.from_environment()
+        strategies.multi_worker(workers, timeout=cluster_timeout)
     for config in configs:  # init_from is checked when the fp run exists, before its first use
         replace(config, init_from=None).validate()
     if deploy_scheme not in ("fp", *schemes):
@@ -130,12 +132,9 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         raise ValueError("--apk: there is nothing to build an APK of (the deploy step is skipped, see above)")
 
     summaries = _train(configs, progress, cluster_timeout)
-    if strategy == "multi-worker":
-        from lowbit.pipeline.train.cluster import from_environment
-
-        if not from_environment().is_chief:
-            log("worker: training done; the chief converts, evaluates and deploys")
-            return {"runs": summaries, "report": None, "deployed": None, "android_dir": None, "apk": None}
+    if workers is not None and not workers.is_chief:
+        log("worker: training done; the chief converts, evaluates and deploys")
+        return {"runs": summaries, "report": None, "deployed": None, "android_dir": None, "apk": None}
     for config in configs:
         _convert(Path(config.out), tflite_bits)
     report_dir = runs_dir / "report"
@@ -169,14 +168,13 @@ def _android_dir(android, task) -> Path | None:
     return None
 
 
-def _train(configs, progress: bool, cluster_timeout: float | None) -> dict:
+def _train(configs, progress: bool, cluster_timeout: float) -> dict:
     from lowbit.pipeline.train.loop import train_or_reuse
 
     summaries = {}
-    timeout = {} if cluster_timeout is None else {"cluster_timeout": cluster_timeout}
     for i, config in enumerate(configs, 1):
         summary = train_or_reuse(config, label=f"train [{i}/{len(configs)}]", replace_stale=True,
-                                 progress=progress, **timeout)
+                                 progress=progress, cluster_timeout=cluster_timeout)
         summaries[config.scheme] = summary
     return summaries
 

@@ -2,7 +2,7 @@
 
 A stream folder holds each split's examples as TFRecord shards (``tf.train.Example``), example
 ``p`` of the split's seeded order in shard ``p % shards``, and ``meta.json`` (the counts, the
-shard files, the record kind and each split's :class:`~lowbit.pipeline.data.summaries.Summary`).
+shard files and each split's :class:`~lowbit.pipeline.data.summaries.Summary`).
 It is built once per key (the source file, seed, limit and vocabulary size) in a temporary folder
 renamed into place, so concurrent builders (workers of one host) do not collide and a failed build
 leaves nothing behind. Two kinds of records:
@@ -63,7 +63,8 @@ class TextRecords:
     maxlen: int
     label_dtype: str = "float32"  # float {0, 1} for a sigmoid, int32 class ids for a softmax
 
-    def example(self, text: str, label: int) -> bytes:
+    @staticmethod
+    def example(text: str, label: int) -> bytes:
         import tensorflow as tf
 
         return tf.train.Example(features=tf.train.Features(feature={
@@ -89,9 +90,6 @@ class TextRecords:
         return replace(stored, x_shape=(self.maxlen,), x_kind="i", x_integral=True,
                        x_min=0 if stored.count else None,
                        x_max=len(self.vocabulary.tokens) - 1 if stored.count else None)
-
-    def to_json(self) -> dict:
-        return {"kind": "text", "label_dtype": self.label_dtype}
 
 
 # numpy dtypes TensorFlow's decode_raw reads, and how other numeric ones are stored (exactly)
@@ -144,11 +142,6 @@ class TensorRecords:
 
     def summary(self, stored: Summary) -> Summary:
         return stored
-
-    def to_json(self) -> dict:
-        return {"kind": "tensors", "x_dtype": self.x_dtype, "x_shape": list(self.x_shape),
-                "y_dtype": self.y_dtype, "y_shape": list(self.y_shape)}
-
 
 @dataclass
 class StreamedSplits:
@@ -230,13 +223,13 @@ def load(folder: Path, records, *, artifacts=None) -> StreamedSplits:
 
 
 class ShardWriter:
-    """Writes a stream folder: ``write(split, position, record, x, y)`` puts a serialized record
-    in its shard and adds ``x``/``y`` (one example, or a chunk with ``chunk=True``) to the split's
-    summary; leaving the ``with`` block without an error writes ``meta.json`` and renames the
-    folder into place, with one its contents are deleted."""
+    """Writes a stream folder of ``sizes`` examples per split: :meth:`write` puts a serialized
+    record in its shard, :meth:`summarize` adds examples to the split's summary; leaving the
+    ``with`` block without an error writes ``meta.json`` and renames the folder into place, with
+    one its contents are deleted."""
 
-    def __init__(self, folder: Path, sizes: dict, records):
-        self.folder, self.sizes, self.records = Path(folder), dict(sizes), records
+    def __init__(self, folder: Path, sizes: dict):
+        self.folder, self.sizes = Path(folder), dict(sizes)
         self.shards = {s: max(1, min(16, n // 1_000)) for s, n in self.sizes.items()}
         self.names = {s: [f"{s}-{k:05d}-of-{self.shards[s]:05d}.tfrecord" for k in range(self.shards[s])]
                       for s in self.sizes}
@@ -276,7 +269,7 @@ class ShardWriter:
                 raise RuntimeError(f"wrote {dict(self.written)} records, expected {self.sizes}, or a split "
                                    "was never summarized")
             (self.scratch / META).write_text(json.dumps({
-                "format": FORMAT, "records": self.records.to_json(),
+                "format": FORMAT,
                 "splits": {s: {"count": self.sizes[s], "files": self.names[s],
                                "summary": self.summaries[s].to_json()} for s in self.sizes}}, indent=2) + "\n")
             try:
@@ -305,16 +298,32 @@ def imdb_streams(data_dir=None, *, limit: int | None = None, seed: int = 0, voca
                 artifacts={"vocab.txt": lambda path: vocabulary.save(Path(path))})
 
 
+def destinations(n_train: int, n_test: int, train_idx, test_idx, n_val: int) -> dict:
+    """Where each example of the training and test sources goes, for a selection of
+    :func:`~lowbit.pipeline.data.splits.selected_indices`: ``{source: (codes, positions)}``, one
+    entry per example, code ``k`` for ``SPLITS[k]`` (-1: not selected) and its position in that
+    split (its index in the in-memory loaders' arrays: the first ``n_val`` selected training
+    examples are validation)."""
+    train = (np.full(n_train, -1, np.int8), np.zeros(n_train, np.int64))
+    test = (np.full(n_test, -1, np.int8), np.zeros(n_test, np.int64))
+    p = np.arange(len(train_idx))
+    train[0][train_idx], train[1][train_idx] = np.where(p < n_val, 1, 0), np.where(p < n_val, p, p - n_val)
+    test[0][test_idx], test[1][test_idx] = 2, np.arange(len(test_idx))
+    return {"train": train, "test": test}
+
+
+def split_sizes(where: dict) -> dict:
+    """``{split: examples}`` of :func:`destinations`' result."""
+    return {s: int(sum(np.count_nonzero(codes == k) for codes, _ in where.values())) for k, s in enumerate(SPLITS)}
+
+
 def split_positions(keys: dict, *, limit: int | None, seed: int) -> dict:
-    """``{ReviewKey: (split, position)}`` for every review the run uses: the permutation and
-    validation hold-out of ``splits.imdb_splits`` (position = index in that split's arrays)."""
-    train_idx, test_idx, n_val = selected_indices(len(keys["train"]), len(keys["test"]), limit=limit, seed=seed)
-    where = {}
-    for p, i in enumerate(train_idx):
-        where[keys["train"][i]] = ("val", p) if p < n_val else ("train", p - n_val)
-    for p, i in enumerate(test_idx):
-        where[keys["test"][i]] = ("test", p)
-    return where
+    """``{ReviewKey: (split, position)}`` for every review the run uses: the selection of
+    ``splits.imdb_splits`` (position = index in that split's arrays)."""
+    n_train, n_test = len(keys["train"]), len(keys["test"])
+    where = destinations(n_train, n_test, *selected_indices(n_train, n_test, limit=limit, seed=seed))
+    return {keys[source][i]: (SPLITS[codes[i]], int(positions[i]))
+            for source, (codes, positions) in where.items() for i in np.flatnonzero(codes >= 0)}
 
 
 def _build_imdb(folder: Path, source: Path, *, limit, seed, vocab_size) -> None:
@@ -323,14 +332,13 @@ def _build_imdb(folder: Path, source: Path, *, limit, seed, vocab_size) -> None:
     where = split_positions(imdb.review_keys(source), limit=limit, seed=seed)
     sizes = {s: sum(1 for split, _ in where.values() if split == s) for s in SPLITS}
     counts: Counter = Counter()
-    records = TextRecords(Vocabulary([]), 0)  # the record layout only
-    with ShardWriter(folder, sizes, records) as out:
+    with ShardWriter(folder, sizes) as out:
         for key, text in tqdm(imdb.read_reviews(source, lambda k: k in where), total=len(where),
                               desc="streaming reviews into records", unit="review", disable=None, leave=False):
             split, position = where[key]
             if split != "test":  # the vocabulary comes from the training subset (validation included)
                 counts.update(tokenize(text))
-            out.write(split, position, records.example(text, int(key.positive)))
+            out.write(split, position, TextRecords.example(text, int(key.positive)))
         Vocabulary.from_counts(counts, vocab_size).save(out.scratch / "vocab.txt")
         for split in SPLITS:
             out.summarize_labels(split, [int(key.positive) for key, (s, _) in where.items() if s == split], "float32")

@@ -226,31 +226,20 @@ def _one_layout(path: Path, headers: dict, axis: str, sources) -> tuple[str, tup
 
 
 def _destinations(headers: dict, train_idx, test_idx, n_val: int) -> dict:
-    """``{source split: (split code per row, position per row)}``: where each row of each source
-    array goes (code -1: not used; codes index ``streams.SPLITS``)."""
-    def empty(source):
-        n = headers[f"x_{source}"].shape[0]
-        return np.full(n, -1, np.int8), np.zeros(n, np.int64)
-
-    out = {s: empty(s) for s in _npz_splits(headers)}
-    code, position = out["train"]
-    for p, i in enumerate(train_idx):
-        code[i], position[i] = (1, p) if p < n_val else (0, p - n_val)
-    code, position = out["test"]
-    code[test_idx], position[test_idx] = 2, np.arange(len(test_idx))
-    if "val" in out:
-        code, position = out["val"]
-        code[:], position[:] = 1, np.arange(len(code))
-    return out
+    """:func:`streams.destinations` of the ``.npz``'s rows, with its own validation split (all
+    of it, in order) when it has one."""
+    where = streams.destinations(headers["x_train"].shape[0], headers["x_test"].shape[0], train_idx, test_idx, n_val)
+    if "x_val" in headers:
+        n = headers["x_val"].shape[0]
+        where["val"] = (np.full(n, streams.SPLITS.index("val"), np.int8), np.arange(n))
+    return where
 
 
 def _build_npz(folder: Path, path: Path, headers: dict, records, destinations: dict) -> None:
     from tqdm import tqdm
 
-    sizes = {s: int(sum(np.count_nonzero(code == k) for code, _ in destinations.values()))
-             for k, s in enumerate(streams.SPLITS)}
     total = sum(headers[f"x_{s}"].shape[0] for s in destinations)
-    with streams.ShardWriter(folder, sizes, records) as out, zipfile.ZipFile(path) as archive, \
+    with streams.ShardWriter(folder, streams.split_sizes(destinations)) as out, zipfile.ZipFile(path) as archive, \
             tqdm(total=total, desc="streaming arrays into records", unit="example", disable=None, leave=False) as bar:
         for source, (codes, positions) in destinations.items():
             hx, hy = headers[f"x_{source}"], headers[f"y_{source}"]
@@ -381,13 +370,8 @@ def text_folder_streams(root, *, seed: int = 0, limit: int | None = None, vocab_
                                              "limit": limit, "seed": seed, "vocab_size": vocab_size}, cache)
     label_dtype = "float32" if len(labels) == 2 else "int32"
     if not streams.is_built(folder):
-        train_idx, test_idx, n_val = _text_selection(root, len(files["train"]), len(files["test"]),
-                                                     limit=limit, seed=seed)
-        where = {}
-        for p, i in enumerate(train_idx):
-            where["train", i] = ("val", p) if p < n_val else ("train", p - n_val)
-        for p, i in enumerate(test_idx):
-            where["test", i] = ("test", p)
+        n_train, n_test = len(files["train"]), len(files["test"])
+        where = streams.destinations(n_train, n_test, *_text_selection(root, n_train, n_test, limit=limit, seed=seed))
         _build_texts(folder, files, where, vocab_size=vocab_size, label_dtype=label_dtype)
     vocabulary = Vocabulary.load(folder / "vocab.txt")
     return streams.load(folder, streams.TextRecords(vocabulary, max_tokens, label_dtype),
@@ -395,25 +379,23 @@ def text_folder_streams(root, *, seed: int = 0, limit: int | None = None, vocab_
 
 
 def _build_texts(folder: Path, files: dict, where: dict, *, vocab_size: int, label_dtype: str) -> None:
-    """Each used text read once (in the folder's order) into its split's shard; the vocabulary
-    from the training and validation texts' token counts."""
+    """Each selected text (``where``: :func:`streams.destinations`) read once, in the folder's
+    order, into its split's shard; the vocabulary from the training and validation texts."""
     from tqdm import tqdm
 
-    sizes = {s: sum(1 for split, _ in where.values() if split == s) for s in streams.SPLITS}
-    records = streams.TextRecords(Vocabulary([]), 0, label_dtype)  # the record layout only
+    sizes = streams.split_sizes(where)
     counts: Counter = Counter()
     labels: dict = {s: [] for s in streams.SPLITS}
-    with streams.ShardWriter(folder, sizes, records) as out, \
-            tqdm(total=len(where), desc="streaming texts into records", unit="text", disable=None, leave=False) as bar:
-        for source, items in files.items():
-            for i, (file, k) in enumerate(items):
-                if (source, i) not in where:
-                    continue
-                split, position = where[source, i]
+    with streams.ShardWriter(folder, sizes) as out, \
+            tqdm(total=sum(sizes.values()), desc="streaming texts into records", unit="text", disable=None,
+                 leave=False) as bar:
+        for source, (codes, positions) in where.items():
+            for i in np.flatnonzero(codes >= 0):
+                (file, k), split = files[source][i], streams.SPLITS[codes[i]]
                 text = read_text(file)
                 if split != "test":
                     counts.update(tokenize(text))
-                out.write(split, position, records.example(text, k))
+                out.write(split, int(positions[i]), streams.TextRecords.example(text, k))
                 labels[split].append(k)
                 bar.update()
         Vocabulary.from_counts(counts, vocab_size).save(out.scratch / "vocab.txt")

@@ -39,7 +39,7 @@ from lowbit.pipeline import atomic, json_files, locks, model_files, qat, quantiz
 from lowbit.pipeline.downloads import file_hash
 from lowbit.pipeline.errors import LowbitError
 from lowbit.pipeline.keras2 import keras
-from lowbit.pipeline.data.streams import INPUTS
+from lowbit.pipeline.data.streams import INPUTS, StreamedSplits
 from lowbit.pipeline.train import cluster as clusters
 from lowbit.pipeline.train.cluster import PeerLost
 from lowbit.pipeline.train import strategies
@@ -51,7 +51,6 @@ class TrainingDiverged(LowbitError):
     """The loss became NaN or infinite."""
 
     exit_code = 1
-
 
 
 @dataclass(frozen=True)
@@ -298,8 +297,6 @@ def _fit_data(splits, inputs, config: TrainConfig, strategy, seed: int) -> dict:
     """``fit``'s data arguments: arrays (Keras batches, shuffles and, under a strategy, shards
     them), or the streamed splits' datasets: global batches of ``batch_size``, shuffled with
     ``seed``, each worker reading its slice (a multi-worker strategy distributes them per worker)."""
-    from lowbit.pipeline.data.streams import StreamedSplits
-
     if not isinstance(splits, StreamedSplits):
         return dict(x=inputs(splits.x_train), y=splits.y_train, validation_data=(inputs(splits.x_val), splits.y_val),
                     batch_size=config.batch_size, shuffle=True)
@@ -322,8 +319,6 @@ def _fit_data(splits, inputs, config: TrainConfig, strategy, seed: int) -> dict:
 
 def _evaluation_data(splits, split: str) -> dict:
     """``evaluate``'s data arguments for one split, in this process alone."""
-    from lowbit.pipeline.data.streams import StreamedSplits
-
     if isinstance(splits, StreamedSplits):
         return dict(x=splits.batches(split, batch_size=256))
     return dict(x=getattr(splits, f"x_{split}"), y=getattr(splits, f"y_{split}"), batch_size=256)
