@@ -178,3 +178,13 @@ def test_outputs_of_parts_are_the_rows_of_the_whole(seen):
     parts = np.concatenate([outputs(predict, x[a:b], seen) for a, b in ((0, 3), (3, 4), (4, 7))])
     np.testing.assert_array_equal(parts, whole)
     assert whole.shape == ((7, 6, 2) if seen is None else (7, 3, 2))
+
+
+def test_a_users_report_in_the_out_folder_is_refused_before_any_measuring(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text("my own report")
+    assert cli.main(["evaluate", str(tmp_path / "no-such-run"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "report.md is not lowbit's to replace" in err and len(err.strip().splitlines()) == 1
+    assert (out / "report.md").read_text() == "my own report" and sorted(p.name for p in out.iterdir()) == ["report.md"]

@@ -220,3 +220,42 @@ def test_ctrl_c_during_fit_is_raised_at_the_next_boundary_and_never_lost():
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# ----------------------------------------------------------------- a user's files in the run folder
+
+
+def summation_run(out, **overrides):
+    return TrainConfig(**{**dict(task="summation-gru", scheme="tc", out=str(out), epochs=1, limit=200), **overrides})
+
+
+def test_force_replaces_the_previous_run_and_keeps_the_users_own_files(tmp_path):
+    run = tmp_path / "run"
+    train(summation_run(run), progress=False)
+    (run / "notes.txt").write_text("my notes")
+    (run / "plots").mkdir()
+    with pytest.raises(FileExistsError, match="--force"):
+        train(summation_run(run, scheme="bc"), progress=False)
+    summary = train(summation_run(run, scheme="bc"), force=True, progress=False)
+    assert summary["scheme"] == "bc"
+    assert (run / "notes.txt").read_text() == "my notes" and (run / "plots").is_dir()
+
+
+def test_a_users_file_under_a_name_the_run_writes_is_refused_before_training(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"mine": true}')
+    (run / "notes.txt").write_text("my notes")
+    for force in (False, True):
+        with pytest.raises(FileExistsError, match=r"config\.json is not lowbit's to replace"):
+            train(summation_run(run), force=force, progress=False)
+    assert (run / "config.json").read_text() == '{"mine": true}' and sorted(p.name for p in run.iterdir()) == [
+        "config.json", "notes.txt"]
+
+
+def test_a_folder_holding_only_the_users_files_gets_a_fresh_run_beside_them(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("my notes")
+    train(summation_run(run), progress=False)
+    assert (run / "run.json").is_file() and (run / "notes.txt").read_text() == "my notes"

@@ -92,6 +92,9 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
     if runs < 1 or loads < 1 or warmup < 0 or jobs < 1:
         raise ValueError(f"runs, loads and jobs must be positive and warmup >= 0, got {runs}, {loads}, {jobs}, "
                          f"{warmup}")
+    from lowbit.deploy.evaluation import report as report_mod  # matplotlib: only when a report is made
+
+    atomic.check_claimable(out_dir, report_mod.FILES)  # a report.md of the user's is never replaced
     runs_info = [_read_run(Path(r)) for r in run_dirs]
     if not runs_info:
         raise ValueError("no run directories given")
@@ -157,8 +160,6 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
     if reference is not None:
         report["reference"] = {"what": "TensorFlow's own float .tflite (fused LSTM op)",
                                "size_bytes": len(reference.artifact.content), **reference.entry}
-    from lowbit.deploy.evaluation import report as report_mod
-
     report["checks"] = report_mod.checks(report)
     with locks.locked(out_dir):
         report_mod.write(report, Path(out_dir))

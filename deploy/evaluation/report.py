@@ -79,6 +79,11 @@ def checks(report: dict) -> list[dict]:
     return out
 
 
+# The files :func:`write` puts into a report folder (evaluate refuses, before measuring, a folder
+# where a file of the user's holds one of these names).
+FILES = ("report.json", "report.md", "quality-vs-size.png", "latency.png")
+
+
 def write(report: dict, out_dir: Path) -> list[Path]:
     """``report.json``, ``report.md`` and the plots into ``out_dir`` (atomically each)."""
     out_dir.mkdir(parents=True, exist_ok=True)

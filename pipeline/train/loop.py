@@ -564,6 +564,11 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
     return summary
 
 
+# Every file training writes into a run directory (the up-front check for a user's file in the way).
+RUN_FILES = ("config.json", "state.json", "history.json", "checkpoint.h5", "best.h5", "qat.h5", "model.h5",
+             "run.json", user.SPEC_FILE, "vocab.txt")
+
+
 def _check_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: bool) -> None:
     """Refuse, before any work, to resume what cannot be resumed or to overwrite silently."""
     if resume:
@@ -575,8 +580,9 @@ def _check_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool, force: b
             k: v for k, v in asdict(config).items() if k != "epochs"
         }:
             raise ValueError(f"--resume: {run_dir}/config.json differs from the options given")
-    elif run_dir.exists() and any(c.name != locks.LOCK_FILE for c in run_dir.iterdir()) and not force:
+    elif atomic.owned(run_dir) and not force:
         raise FileExistsError(f"{run_dir} already holds a run; use --resume to continue or --force to replace it")
+    atomic.check_claimable(run_dir, RUN_FILES)
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool) -> dict | None:
@@ -586,9 +592,7 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, resume: bool) -> dic
         _write_json(run_dir / "config.json", asdict(config))
         return state
     if run_dir.exists():
-        for child in run_dir.iterdir():
-            if child.is_file() and child.name != locks.LOCK_FILE:
-                child.unlink()
+        atomic.remove_owned(run_dir)  # the previous run's files; a user's own stay (atomic's docstring)
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_dir / "config.json", asdict(config))
     return None
