@@ -6,6 +6,12 @@ even with ``safe_mode=True`` (measured with tf-keras 2.21: a saved ``Lambda`` lo
 ``model_config`` JSON with h5py and refuses every ``class_name`` outside :data:`ALLOWED` — the
 layers, initializers and lowbit QAT objects lowbit's models are made of — then loads with
 ``safe_mode=True``.
+
+Keras' ``.keras`` loader also imports whatever module an object's ``"module"`` key names
+(``importlib.import_module``, before it looks for the class: a ``"module": "this"`` printed the Zen
+of Python, measured), so :func:`load` refuses, at any depth of the configuration, a ``module``
+outside Keras' own (:func:`allowed_module`) and a ``registered_name`` that is neither the
+object's ``class_name`` nor an allowed class. Nothing named in a file is imported.
 """
 
 from __future__ import annotations
@@ -74,32 +80,56 @@ def _json_object(path, raw) -> dict:
     return value
 
 
+def _objects(node):
+    """Every JSON object in ``node``, at any depth."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value)
+
+
 def classes_in(path) -> set[str]:
     """Every ``class_name`` in the model configuration stored in an ``.h5`` or ``.keras`` file."""
-    found: set[str] = set()
+    return {o["class_name"] for o in _objects(stored_config(path)["model"]) if isinstance(o.get("class_name"), str)}
 
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("class_name"), str):
-                found.add(node["class_name"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
 
-    walk(stored_config(path)["model"])
-    return found
+# The modules of lowbit's own classes that Keras writes into a model file (its quantizers).
+LOWBIT_MODULES = frozenset({"lowbit.pipeline.quantizers", "lowbit.pipeline.quantize_configs"})
+
+
+def allowed_module(module) -> bool:
+    """Whether Keras may resolve an object through ``module``: none given, Python's builtins (how
+    Keras names its built-in functions), Keras' own packages (``keras``/``tf_keras`` and their
+    submodules, which Keras maps to ``tf_keras``) or :data:`LOWBIT_MODULES`."""
+    return module is None or module in ("builtins", "keras", "tf_keras", *LOWBIT_MODULES) or (
+        isinstance(module, str) and module.startswith(("keras.", "tf_keras.")) and module.isascii()
+        and all(part.isidentifier() for part in module.split(".")))
+
+
+def refused_in(path) -> list[str]:
+    """What in the stored configuration :func:`load` refuses, each as a phrase: classes outside
+    :data:`ALLOWED`, modules outside :func:`allowed_module`, foreign ``registered_name`` s."""
+    objects = list(_objects(stored_config(path)["model"]))
+    classes = {o["class_name"] for o in objects if isinstance(o.get("class_name"), str)}
+    refused = sorted(classes - ALLOWED)
+    modules = sorted({repr(o["module"]) for o in objects if "module" in o and not allowed_module(o["module"])})
+    registered = sorted({repr(o["registered_name"]) for o in objects if "registered_name" in o
+                         and o["registered_name"] not in (None, o.get("class_name")) and o["registered_name"] not in ALLOWED})
+    return [*refused, *(f"the module {m}" for m in modules), *(f"the registered name {r}" for r in registered)]
 
 
 def load(path, *, compile: bool = False, qat: bool = False):
     """The Keras model in ``path`` after checking its classes; ``qat`` loads a QAT model (inside
     :func:`lowbit.pipeline.qat.quantize_scope`). ``ValueError`` names any class that is not allowed."""
     path = Path(path)
-    refused = sorted(classes_in(path) - ALLOWED)
+    refused = refused_in(path)
     if refused:
         raise ValueError(f"{path}: refusing to load {', '.join(refused)}: a model file may only hold "
-                         "lowbit's layers (a Lambda layer would run code stored in the file)")
+                         "Keras' standard layers and lowbit's (a Lambda layer would run code stored in the "
+                         "file; a module named in it would be imported)")
     from lowbit.pipeline.keras2 import keras
 
     if not qat:
