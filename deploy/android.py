@@ -2,8 +2,10 @@
 
 Writes into ``ANDROID_DEMO/app/src/main/assets/``:
 
-* ``model.tflite`` — the run's artifact, byte for byte (checked by
-  :func:`lowbit.deploy.runtime.artifacts.open_artifact`, sha256 against the run's manifest);
+* ``model.tflite`` — the run's phone file (:func:`lowbit.deploy.phone.prepare`: the run's codes
+  at the width the app's runtime, TensorFlow Lite 2.21, runs fastest, ``RUN_DIR/phone/``; a
+  float run's own ``model.tflite``), byte for byte (checked by
+  :func:`lowbit.deploy.runtime.artifacts.open_artifact`, sha256 against its manifest);
 * ``vocab.txt`` — the run's vocabulary (line i is id i);
 * ``model.json`` — what the app needs to know (:data:`METADATA_FORMAT`)::
 
@@ -11,14 +13,17 @@ Writes into ``ANDROID_DEMO/app/src/main/assets/``:
      "vocab_file": "vocab.txt", "sha256", "size_bytes", "bits_per_weight", "sequence_length",
      "input": {"shape": [1, L], "dtype": "int32"}, "output": {"shape": [1, K], "dtype": "float32"},
      "labels": [name of class 0, name of class 1, ...], "ids": {"pad": 0, "start": 1, "oov": 2},
-     "threshold": 0.5, "vocab_size", "reset_variables": false, "vocab_sha256", "test_accuracy"}
+     "threshold": 0.5, "vocab_size", "reset_variables": false, "vocab_sha256", "test_accuracy",
+     "weight_bits": 4, "runtime": "TensorFlow Lite 2.21 ..."}
 
 K is 1 for two labels (a sigmoid: ``labels[1]`` when the score exceeds ``threshold``) and the
 number of labels otherwise (a softmax: the most probable label). ``reset_variables`` says whether
 the file keeps state in variable tensors (lowbit's files do not; a fused LSTM would).
 
-Before anything is written, the model is loaded in LiteRT and its signature checked against what
-the app feeds it (one int32 ``[1, L]`` input, one float32 ``[1, K]`` output). Files are written
+Before anything is written, the model is run once in TensorFlow Lite 2.21 (the app's runtime)
+and its signature checked against what the app feeds it (one int32 ``[1, L]`` input, one float32
+``[1, K]`` output). ``test_accuracy`` is the run's (the evaluation report's for the run's own
+``.tflite``): the phone's file holds the same codes at another width. Files are written
 atomically, ``model.json`` last.
 """
 
@@ -38,19 +43,25 @@ ASSETS = Path("app") / "src" / "main" / "assets"
 THRESHOLD = 0.5
 
 
-def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
-    """Copy the run's ``model.tflite`` and vocabulary into the app's assets; returns the metadata
-    written (with ``"skipped": True`` when the app already held this exact model)."""
+def bundle(run_dir, android_dir, *, report: dict | None = None, progress: bool = False) -> dict:
+    """Copy the run's phone file (:func:`lowbit.deploy.phone.prepare`) and vocabulary into the
+    app's assets; returns the metadata written (with ``"skipped": True`` when the app already held
+    this exact model)."""
+    from lowbit.deploy import phone
+
     run_dir, android_dir = Path(run_dir), Path(android_dir)
     if not (android_dir / "app" / "src" / "main").is_dir():
         raise ValueError(f"{android_dir} is not the lowbit Android demo (no app/src/main)")
-    artifact = artifacts.open_artifact(run_dir / "model.tflite")
+    run_file = artifacts.open_artifact(run_dir / "model.tflite")  # the run's own, checked first
+    if run_file.manifest is None:
+        raise artifacts.ArtifactError(f"{run_file.path}: no manifest.json beside it; export with lowbit convert")
+    if run_file.task_record is None or not run_file.task_record.text_demo:
+        raise ValueError(f"{run_dir} is a {run_file.task} run; the Android demo classifies text "
+                         f"({', '.join(text_tasks())})")
+    artifact = artifacts.open_artifact(phone.prepare(run_dir, progress=progress))
     if artifact.manifest is None:
         raise artifacts.ArtifactError(f"{artifact.path}: no manifest.json beside it; export with lowbit convert")
     task = artifact.task_record
-    if task is None or not task.text_demo:
-        raise ValueError(f"{run_dir} is a {artifact.task} run; the Android demo classifies text "
-                         f"({', '.join(text_tasks())})")
     if task.user is not None and task.user.from_logits:
         raise ValueError(f"{run_dir}: the model outputs logits (its loss has from_logits=True), and the app reads "
                          "probabilities; end the model with a sigmoid or softmax layer")
@@ -61,6 +72,7 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
         raise ValueError(f"{run_dir}: the task names no labels; the app shows one per class")
     outputs = 1 if len(labels) == 2 else len(labels)
     seq_len = check_signature(artifact, outputs=outputs)
+    phone.check_runs(artifact.content, where=str(artifact.path))
     metadata = {
         "format": METADATA_FORMAT, "task": artifact.task, "scheme": artifact.scheme,
         "model_file": "model.tflite", "vocab_file": "vocab.txt", "sha256": artifact.sha256,
@@ -70,7 +82,8 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
         "ids": {"pad": PAD, "start": START, "oov": OOV},
         "threshold": THRESHOLD, "vocab_size": len(vocab), "reset_variables": has_variables(artifact.content),
         "vocab_sha256": hashlib.sha256(vocab_path.read_bytes()).hexdigest(),
-        "test_accuracy": _test_accuracy(run_dir, artifact, report),
+        "test_accuracy": _test_accuracy(run_dir, run_file, report),
+        "weight_bits": artifact.entry.get("weight_bits"), "runtime": phone.RUNTIME,
     }
     assets = android_dir / ASSETS
     existing = assets / "model.json"
@@ -86,6 +99,32 @@ def bundle(run_dir, android_dir, *, report: dict | None = None) -> dict:
         atomic.write_all({assets / "model.tflite": artifact.content, assets / "vocab.txt": vocab_path.read_bytes(),
                           assets / "model.json": (json.dumps(metadata, indent=2) + "\n").encode()})
     return {**metadata, "skipped": False}
+
+
+SOURCES = Path(__file__).resolve().parents[1] / "android_demo"  # a checkout's folder, or the wheel's package data
+
+
+def demo_project(where) -> Path:
+    """The Android demo to deploy into when none is given: the repository's ``android_demo`` in
+    a git checkout (its bundled assets are ignored by git), else — lowbit installed from a wheel,
+    whose ``lowbit/android_demo`` package data holds the app's sources — a copy of those sources
+    at ``where`` (made once; a ``where`` that exists but is not the demo is refused)."""
+    where = Path(where)
+    if (SOURCES.parent / ".git").exists() and (SOURCES / "app" / "src" / "main").is_dir():
+        return SOURCES
+    if not (SOURCES / "app" / "src" / "main").is_dir():
+        raise ValueError(f"this lowbit has no Android demo sources ({SOURCES} is missing); pass --android DIR")
+    if where.exists():
+        if not (where / "app" / "src" / "main").is_dir():
+            raise ValueError(f"{where} exists and is not the lowbit Android demo; move it away or pass --android DIR")
+        return where
+    import shutil
+
+    tmp = where.with_name(f".{where.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(SOURCES, tmp, ignore=shutil.ignore_patterns("__pycache__"))
+    tmp.rename(where)
+    return where
 
 
 def has_variables(flat: bytes) -> bool:
@@ -121,5 +160,5 @@ def _test_accuracy(run_dir: Path, artifact, report: dict | None) -> float | None
 
 
 def next_steps(android_dir) -> str:
-    return (f"next: open {android_dir} in Android Studio and press Run, or with a device connected:\n"
-            f"  cd {android_dir} && ./gradlew installDebug")
+    return (f"next: build the APK here without Gradle, lowbit deploy RUN_DIR --android {android_dir} --apk demo.apk, "
+            "then adb install -r demo.apk with a phone connected")

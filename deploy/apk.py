@@ -8,24 +8,28 @@ cached in ``$LOWBIT_CACHE`` or ``~/.cache/lowbit``):
    ``framework-res.apk`` (Debian ``android-framework-res``), the assets included and every
    ``.tflite`` stored uncompressed so the app can memory-map it;
 2. ``javac --release 17`` the app's sources against :data:`ANDROID_ALL` (Robolectric's
-   ``android-all`` jar of the compile SDK: Android's framework classes) and LiteRT's classes;
-3. D8 (:data:`D8`, Google's dexer as published on Maven Central) turns them and LiteRT's classes
-   into ``classes.dex`` for :data:`APP` ``min_sdk``;
-4. LiteRT's native libraries for :data:`ABIS` go to ``lib/<abi>/``;
-5. ``zipalign -p 4`` and ``apksigner sign`` (Debian) with a debug key made by ``keytool`` on
-   first use (``android-debug.keystore`` in the cache, never in git).
+   ``android-all`` jar of the compile SDK: Android's framework classes) and the runtime's classes;
+3. D8 (:data:`D8`, Google's dexer as published on Maven Central) turns them and the runtime's
+   classes into ``classes.dex`` for :data:`APP` ``min_sdk``; JavaCPP's ``*.properties``
+   resources (:data:`JAVACPP_RESOURCES`, read by its loader at run time) go in beside it;
+4. the runtime's native libraries for :data:`ABIS` (``libjnitensorflowlite.so``,
+   ``libjnijavacpp.so``) go to ``lib/<abi>/``, stored;
+5. :func:`align` puts every stored ``.so`` on a 16 KB boundary (:data:`PAGE`) and the other
+   stored entries on 4 bytes, and ``apksigner sign`` (Debian) signs with a debug key made by
+   ``keytool`` on first use (``android-debug.keystore`` in the cache, never in git).
 
-**The runtime.** LiteRT 2.3 (``com.google.ai.edge.litert``, what ``ai-edge-litert`` in
-``pyproject.toml`` is and what runs lowbit's INT2/INT4 files) is not on Maven Central; the newest
-LiteRT there is ``org.tensorflow:tensorflow-lite:2.16.1``, which the APK therefore ships. Measured
-with its kernels (``tensorflow-cpu==2.16.1``'s interpreter): it refuses INT2 tensors when loading
-("Unsupported data type 19") and fails INT4 ``DEQUANTIZE`` and ``EMBEDDING_LOOKUP``; float files
-and files whose weights are stored INT8 (``lowbit convert --tflite-weights int8``) run.
-:func:`check_runs_on_bundled_litert` refuses a bundle it cannot run, in one line, before any
-build step. The Gradle project keeps LiteRT 2.3.0 from Google's Maven for Android Studio users.
+**The runtime** is TensorFlow Lite 2.21 through Bytedeco's JavaCPP binding
+(:data:`TFLITE`, :data:`JAVACPP`; the app's ``TfLiteScorer``): the only Android build on Maven
+Central that runs INT2 and INT4 weights (``org.tensorflow:tensorflow-lite:2.16.1``, the last of
+that name, refuses both; ``com.google.ai.edge.litert``, ``onnxruntime-android`` and ExecuTorch
+are not served here). Its libraries exist for arm64-v8a and x86_64 only, have 16 KB-aligned
+LOAD segments and need API 24. Which width of the codes the phone gets is measured per run
+(:mod:`lowbit.deploy.phone`); :func:`check_runs_on_bundled_runtime` runs the bundled file once
+in the same TFLite version (TensorFlow 2.21's interpreter) and refuses, in one line before any
+build step, a file it cannot run. The Gradle project declares the same two artifacts.
 
-:func:`inspect` reads an APK back (badging, alignment, signature, dex classes, native libraries,
-the bundled model's sha256): the build returns it and the tests check it.
+:func:`inspect` reads an APK back (badging, alignment, signature, dex classes, native libraries
+with their ELF and zip alignment, the bundled model's sha256): the build returns it and the tests check it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lowbit.pipeline import downloads
+from lowbit.pipeline import atomic, downloads
 from lowbit.pipeline.errors import LowbitError
 
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
@@ -51,16 +55,22 @@ class ApkError(LowbitError):
 
 @dataclass(frozen=True)
 class MavenFile:
-    """One pinned file of Maven Central: ``group:artifact:version``, its extension and sha256."""
+    """One pinned file of Maven Central: ``group:artifact:version``, its classifier (``""`` for
+    the main file), extension and sha256."""
 
     coordinates: str
     extension: str
     sha256: str
+    classifier: str = ""
+
+    @property
+    def version(self) -> str:
+        return self.coordinates.split(":")[2]
 
     @property
     def filename(self) -> str:
         _, artifact, version = self.coordinates.split(":")
-        return f"{artifact}-{version}.{self.extension}"
+        return f"{artifact}-{version}{'-' + self.classifier if self.classifier else ''}.{self.extension}"
 
     @property
     def url(self) -> str:
@@ -69,30 +79,51 @@ class MavenFile:
 
     def fetch(self, *, progress: bool = True) -> Path:
         """The cached file, downloaded and sha256-checked on first use."""
+        name = self.coordinates + (f" ({self.classifier})" if self.classifier else "")
         try:
             return downloads.fetch(self.url, self.filename, sha256=self.sha256, progress=progress,
-                                   hint=f"Maven Central is needed once for {self.coordinates}; or pre-fill "
+                                   hint=f"Maven Central is needed once for {name}; or pre-fill "
                                         f"{downloads.cache_dir() / self.filename}")
         except downloads.DataUnavailableError as err:
             raise ApkError(str(err)) from None
 
 
-LITERT = MavenFile("org.tensorflow:tensorflow-lite:2.16.1", "aar",
-                   "34b065817e294e7dd3569504e8b9454938ceae453b6a459da54d5f6e45d3c94e")
-LITERT_API = MavenFile("org.tensorflow:tensorflow-lite-api:2.16.1", "aar",
-                       "885b95bc9e47a4aa5cf8e71523aed9b05e397cfef1ea09773f13fea8b649fcee")
+# The runtime: TensorFlow Lite 2.21's C++ interpreter with Bytedeco's JavaCPP binding, classes and
+# one native library per ABI (module docstring).
+TFLITE_COORDINATES = "org.bytedeco:tensorflow-lite:2.21.0-1.5.14"
+JAVACPP_COORDINATES = "org.bytedeco:javacpp:1.5.14"
+TFLITE = MavenFile(TFLITE_COORDINATES, "jar", "d27baafef5f2ed1a74be4baacb07b1d632ca241527b47437130592dd864cc8f5")
+JAVACPP = MavenFile(JAVACPP_COORDINATES, "jar", "cb95a82ce1c337690436017eb8886597de71c1463dc16a3570f6a96b7c98a82b")
+# APK ABI -> (the runtime's native jar, JavaCPP's native jar) of that ABI
+NATIVE = {
+    "arm64-v8a": (
+        MavenFile(TFLITE_COORDINATES, "jar", "48ab9eb112651e033259cb02e227724a882c49c456ec21d0664e6c8f1a0ab15d",
+                  "android-arm64"),
+        MavenFile(JAVACPP_COORDINATES, "jar", "c8912bf0f29c09a89ee09d5c4c3da5bee64fe0a73fd3ea59be4c56684b2b720a",
+                  "android-arm64")),
+    "x86_64": (
+        MavenFile(TFLITE_COORDINATES, "jar", "c7b913da8c2cd4d4151090ed8d6c101a5b976c1f4999e3bb5c09d6803daff193",
+                  "android-x86_64"),
+        MavenFile(JAVACPP_COORDINATES, "jar", "22e4e6d9a7abdb4fb77b663bd700ef5fa429289e0f8bba946872a06303c7ba95",
+                  "android-x86_64")),
+}
+ABIS = tuple(NATIVE)  # Bytedeco builds no 32-bit Android ABIs
 ANDROID_ALL = MavenFile("org.robolectric:android-all:15-robolectric-13954326", "jar",
                         "e17105f6c432357e6bb278a527f8e848d01fc56ccee01be77725bea23d871990")
 D8 = MavenFile("com.android.tools:r8:8.13.25", "jar",
                "0d4f2f68c4fcbc9434eff122f41feb6fb1d98efd2faa530cec1abacab1cea03d")
-TOOLCHAIN = (LITERT, LITERT_API, ANDROID_ALL, D8)
-# The JVM screen test's (android_demo/scripts/screen-test.sh): Robolectric's runtime jar for
-# SDK 35 (fetched here so Robolectric runs offline) and ONNX Runtime's Java library (1.29.0, the
-# newest on Maven Central; Python runs 1.32.0 and gives the same scores on lowbit's files).
+TOOLCHAIN = (TFLITE, JAVACPP, *(f for pair in NATIVE.values() for f in pair), ANDROID_ALL, D8)
+# The JVM screen test's (tests/test_apk.py): Robolectric's runtime jar for SDK 35 (fetched here so
+# Robolectric runs offline) and the runtime's desktop libraries, so that the test runs the real
+# .tflite through the app's own scorer.
 ANDROID_ALL_INSTRUMENTED = MavenFile("org.robolectric:android-all-instrumented:15-robolectric-13954326-i7", "jar",
                                      "06c4c8602d6db7486266a982bc55834ed6dfebd62a0b88daca204139ecf142cb")
-ONNXRUNTIME_JAVA = MavenFile("com.microsoft.onnxruntime:onnxruntime:1.29.0", "jar",
-                             "5933bbc0c6c4d89afc04bf7c11011de23a947509c1352e5bf5936e62a84e4d10")
+JVM_NATIVE = (
+    MavenFile(TFLITE_COORDINATES, "jar", "97061333854967aadf2f092681d63af90b804db3800f007cffd24a2901f4bc72",
+              "linux-x86_64"),
+    MavenFile(JAVACPP_COORDINATES, "jar", "1efab617735a44529bb85daaaefabe46c8686582989c46593c36569e9786fdaa",
+              "linux-x86_64"),
+)
 
 
 @dataclass(frozen=True)
@@ -108,13 +139,13 @@ class App:
 
 
 APP = App()
-ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64")
 FRAMEWORK_RES = Path("/usr/share/android-framework-res/framework-res.apk")
 # tool -> the Debian package that provides it
 TOOLS = {"aapt2": "aapt", "zipalign": "zipalign", "apksigner": "apksigner", "javac": "default-jdk-headless",
          "java": "default-jdk-headless", "keytool": "default-jdk-headless"}
-# stored tensor types the bundled LiteRT (2.16.1) cannot run, measured (module docstring)
-UNSUPPORTED_TYPES = {"INT2": "refused when the model is loaded", "INT4": "its DEQUANTIZE and EMBEDDING_LOOKUP fail"}
+PAGE = 16384  # Android 15+ devices may use 16 KB pages: native libraries are aligned to them
+# JavaCPP reads its platform's properties as Java resources at run time; they go to the APK's root
+JAVACPP_RESOURCES = "org/bytedeco/javacpp/properties/"
 
 
 def check_tools() -> dict[str, str]:
@@ -128,16 +159,24 @@ def check_tools() -> dict[str, str]:
     return found
 
 
-def check_runs_on_bundled_litert(model: bytes, *, where: str) -> None:
-    """:class:`ApkError` if the ``.tflite`` stores tensors LiteRT 2.16.1 cannot run."""
-    from lowbit.deploy.export.tflite_export import TYPE_NAMES, read
+def check_abis(abis) -> tuple[str, ...]:
+    """``abis`` as a tuple, or :class:`ApkError` naming those the runtime has no library for."""
+    abis = tuple(abis)
+    unknown = [a for a in abis if a not in NATIVE]
+    if unknown or not abis:
+        raise ApkError(f"ABI {', '.join(unknown) or '(none)'}: the APK's runtime ({TFLITE.coordinates}) is built "
+                       f"for {' and '.join(NATIVE)} only; choose among them")
+    return abis
 
-    types = sorted({TYPE_NAMES[t.type] for sg in read(model).subgraphs for t in sg.tensors} & set(UNSUPPORTED_TYPES))
-    if types:
-        why = "; ".join(f"{t}: {UNSUPPORTED_TYPES[t]}" for t in types)
-        raise ApkError(f"{where} stores {' and '.join(types)} weights, which LiteRT {LITERT.coordinates.split(':')[2]} "
-                       f"(the newest LiteRT on Maven Central, the one the APK ships) cannot run ({why}); "
-                       "convert the run with --tflite-weights int8 and deploy again")
+
+def check_runs_on_bundled_runtime(model: bytes, *, where: str) -> None:
+    """:class:`ApkError` unless the APK's runtime (TFLite 2.21) loads, allocates and runs the file."""
+    from lowbit.deploy import phone
+
+    try:
+        phone.check_runs(model, where=where)
+    except phone.PhoneRuntimeError as err:
+        raise ApkError(str(err)) from None
 
 
 def _run(args: list, *, what: str, cwd: Path | None = None) -> str:
@@ -160,32 +199,48 @@ def debug_keystore() -> Path:
     return path
 
 
-def build_apk(android_dir, out, *, progress: bool = True) -> dict:
-    """Build, align and sign the demo's debug APK into ``out``; returns :func:`inspect` of it."""
+def check_build(android_dir, out, *, abis=None, progress: bool = True) -> dict:
+    """Everything a build needs but the bundled model, checked before any step: ``android_dir`` is
+    the demo, ``out`` names an ``.apk`` file, the ABIs are the runtime's, the Debian tools are
+    installed and every pinned file of :data:`TOOLCHAIN` is cached (fetched and sha256-checked
+    now). Returns the toolchain's paths; one line (:class:`ApkError`, ``ValueError``) otherwise."""
     android_dir, out = Path(android_dir), Path(out)
-    main = android_dir / "app" / "src" / "main"
-    if not main.is_dir():
+    check_abis(ABIS if abis is None else abis)
+    if not (android_dir / "app" / "src" / "main").is_dir():
         raise ValueError(f"{android_dir} is not the lowbit Android demo (no app/src/main)")
+    if out.suffix != ".apk" or (out.exists() and not out.is_file()):
+        raise ValueError(f"--apk {out}: expected a file name ending in .apk")
+    atomic.check_claimable(out.parent, [out.name])  # a file of the user's named like the APK stays
+    check_tools()
+    return {f: f.fetch(progress=progress) for f in TOOLCHAIN}
+
+
+def build_apk(android_dir, out, *, abis=None, progress: bool = True) -> dict:
+    """Build, align and sign the demo's debug APK for ``abis`` (default :data:`ABIS`) into
+    ``out``; returns :func:`inspect` of it. Every check (:func:`check_build`, the bundled model
+    in the APK's runtime) comes before any build step; ``out`` is replaced only by a finished,
+    signed APK."""
+    android_dir, out = Path(android_dir), Path(out)
+    abis = check_abis(ABIS if abis is None else abis)
+    main = android_dir / "app" / "src" / "main"
+    jars = check_build(android_dir, out, abis=abis, progress=progress)
     model = main / "assets" / "model.tflite"
     if not (main / "assets" / "model.json").is_file() or not model.is_file():
         raise ValueError(f"{android_dir} holds no bundled model; run lowbit deploy RUN_DIR --android {android_dir}")
-    check_runs_on_bundled_litert(model.read_bytes(), where=str(model))
-    if out.suffix != ".apk" or (out.exists() and not out.is_file()):
-        raise ValueError(f"--apk {out}: expected a file name ending in .apk")
-    check_tools()
-    jars = {f: f.fetch(progress=progress) for f in TOOLCHAIN}
+    check_runs_on_bundled_runtime(model.read_bytes(), where=str(model))
     with tempfile.TemporaryDirectory(prefix="lowbit-apk-") as tmp:
         work = Path(tmp)
         unsigned = link_resources(main, work)
         classes = compile_app(main, work, jars)
-        _add_code(unsigned, work, classes, jars)
+        _add_code(unsigned, work, classes, jars, abis)
         aligned = work / "aligned.apk"
-        _run(["zipalign", "-f", "-p", "4", unsigned, aligned], what="zipalign")
+        aligned.write_bytes(align(unsigned.read_bytes()))
         out.parent.mkdir(parents=True, exist_ok=True)
         signed = work / "signed.apk"
         _run(["apksigner", "sign", "--ks", debug_keystore(), "--ks-pass", "pass:android", "--key-pass",
               "pass:android", "--ks-key-alias", "androiddebugkey", "--out", signed, aligned], what="apksigner sign")
-        shutil.move(signed, out)
+        with atomic.replacing(out) as tmp:
+            shutil.move(signed, tmp)
     return inspect(out)
 
 
@@ -224,12 +279,11 @@ def aar_member(aar: Path, member: str, target: Path) -> Path:
 
 def compile_app(main: Path, work: Path, jars: dict) -> Path:
     """The app's classes (with R from :func:`link_resources`) as ``work/app-classes.jar``, compiled
-    against android-all and LiteRT's classes (extracted to ``work/<aar>.classes.jar``)."""
-    litert = [aar_member(jars[f], "classes.jar", work / f"{f.filename}.classes.jar") for f in (LITERT, LITERT_API)]
+    against android-all and the runtime's classes (TFLite's binding and JavaCPP)."""
     sources = sorted(str(p) for p in [*(main / "java").rglob("*.java"), *(work / "gen").rglob("*.java")])
     classes = work / "classes"
     _run(["javac", "--release", "17", "-nowarn", "-encoding", "UTF-8", "-d", classes,
-          "-cp", ":".join(map(str, [jars[ANDROID_ALL], *litert])), *sources], what="javac")
+          "-cp", ":".join(map(str, [jars[ANDROID_ALL], jars[TFLITE], jars[JAVACPP]])), *sources], what="javac")
     jar = work / "app-classes.jar"
     with zipfile.ZipFile(jar, "w") as z:
         for f in sorted(classes.rglob("*.class")):
@@ -237,22 +291,76 @@ def compile_app(main: Path, work: Path, jars: dict) -> Path:
     return jar
 
 
-def _add_code(apk: Path, work: Path, classes: Path, jars: dict) -> None:
-    """D8 the app's and LiteRT's classes into classes.dex; add it and LiteRT's native libraries."""
+def _add_code(apk: Path, work: Path, classes: Path, jars: dict, abis) -> None:
+    """D8 the app's and the runtime's classes into classes.dex; add it, JavaCPP's properties
+    resources and, for each of ``abis``, the runtime's two native libraries (stored, to be
+    page-aligned by :func:`align`)."""
     java_home = Path(shutil.which("javac")).resolve().parent.parent
-    litert = [work / f"{f.filename}.classes.jar" for f in (LITERT, LITERT_API)]
     dex = work / "dex"
     dex.mkdir()
     _run(["java", "-cp", jars[D8], "com.android.tools.r8.D8", "--release", "--min-api", APP.min_sdk,
-          "--lib", jars[ANDROID_ALL], "--lib", java_home, "--output", dex, classes, *litert], what="D8")
-    with zipfile.ZipFile(jars[LITERT]) as aar, zipfile.ZipFile(apk, "a", zipfile.ZIP_DEFLATED) as z:
+          "--lib", jars[ANDROID_ALL], "--lib", java_home, "--output", dex, classes, jars[TFLITE], jars[JAVACPP]],
+         what="D8")
+    with zipfile.ZipFile(apk, "a", zipfile.ZIP_DEFLATED) as z:
         z.write(dex / "classes.dex", "classes.dex")
-        for abi in ABIS:
-            members = [m for m in aar.namelist() if m.startswith(f"jni/{abi}/") and m.endswith(".so")]
-            if not members:
-                raise ApkError(f"{LITERT.coordinates} has no native library for {abi}")
-            for m in members:
-                z.writestr(f"lib/{abi}/{Path(m).name}", aar.read(m))
+        with zipfile.ZipFile(jars[JAVACPP]) as javacpp:
+            for name in sorted(javacpp.namelist()):
+                if name.startswith(JAVACPP_RESOURCES) and name.endswith(".properties"):
+                    z.writestr(name, javacpp.read(name))
+        for abi in abis:
+            for native in NATIVE[abi]:
+                with zipfile.ZipFile(jars[native]) as jar:
+                    members = [m for m in jar.namelist() if m.startswith(f"lib/{abi}/") and m.endswith(".so")]
+                    if not members:
+                        raise ApkError(f"{native.filename} has no native library for {abi}")
+                    for m in members:
+                        z.writestr(zipfile.ZipInfo(m, date_time=(1980, 1, 1, 0, 0, 0)), jar.read(m),
+                                   compress_type=zipfile.ZIP_STORED)
+
+
+def align(apk: bytes, *, page: int = PAGE, other: int = 4) -> bytes:
+    """The zip ``apk`` rewritten so that every stored ``.so`` starts on a ``page`` boundary and
+    every other stored entry on ``other`` bytes (what ``zipalign -P 16`` does; Debian's zipalign
+    predates ``-P``). Entries keep their order, names, data and compression; the padding is an
+    extra field of ID 0xD935, as zipalign writes. Done before signing (APK Signature Scheme v2
+    covers the entries' offsets)."""
+    import io
+
+    source = zipfile.ZipFile(io.BytesIO(apk))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in source.infolist():
+            data = source.read(info)
+            target = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            target.compress_type, target.external_attr = info.compress_type, info.external_attr
+            if info.compress_type == zipfile.ZIP_STORED:
+                boundary = page if info.filename.endswith(".so") else other
+                start = out.tell() + 30 + len(info.filename.encode("utf-8"))
+                pad = -(start + 4) % boundary  # the extra field's own 4-byte header, then padding
+                target.extra = struct.pack("<HH", 0xD935, pad) + b"\0" * pad
+            z.writestr(target, data)
+    return out.getvalue()
+
+
+def elf_load_alignments(library: bytes) -> list[int]:
+    """``p_align`` of every PT_LOAD segment of a 64-bit little-endian ELF file."""
+    if library[:4] != b"\x7fELF" or library[4] != 2 or library[5] != 1:
+        raise ValueError("not a 64-bit little-endian ELF file")
+    phoff, = struct.unpack_from("<Q", library, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", library, 0x36)
+    alignments = []
+    for k in range(phnum):
+        p_type, = struct.unpack_from("<I", library, phoff + k * phentsize)
+        if p_type == 1:  # PT_LOAD
+            alignments.append(struct.unpack_from("<Q", library, phoff + k * phentsize + 0x30)[0])
+    return alignments
+
+
+def data_offset(apk: bytes, info: zipfile.ZipInfo) -> int:
+    """Where the data of the zip entry ``info`` starts in ``apk`` (after its local header)."""
+    header = apk[info.header_offset:info.header_offset + 30]
+    name_length, extra_length = struct.unpack_from("<HH", header, 26)
+    return info.header_offset + 30 + name_length + extra_length
 
 
 # --------------------------------------------------------------------------- reading an APK back
@@ -283,25 +391,38 @@ def dex_classes(dex: bytes) -> set[str]:
 
 def inspect(apk) -> dict:
     """What an APK is: size, sha256, ``aapt2 dump badging``, alignment and signature checks, the
-    classes its dex defines of the app and of LiteRT, native libraries per ABI, the bundled
-    model's sha256 and how it is stored."""
+    classes its dex defines of the app and of the runtime, its native libraries per ABI (each
+    with its PT_LOAD alignments, whether it is stored and where its data starts), JavaCPP's
+    resources, the bundled model's sha256 and how it is stored."""
     apk = Path(apk)
     badging = _run(["aapt2", "dump", "badging", apk], what="aapt2 dump badging")
     aligned = subprocess.run(["zipalign", "-c", "-p", "4", str(apk)], capture_output=True).returncode == 0
     verify = subprocess.run(["apksigner", "verify", "--print-certs", str(apk)], capture_output=True, text=True)
+    content = apk.read_bytes()
     with zipfile.ZipFile(apk) as z:
         classes = dex_classes(z.read("classes.dex"))
-        libs = {abi: sorted(Path(n).name for n in z.namelist() if n.startswith(f"lib/{abi}/")) for abi in ABIS}
+        libraries = {}
+        for info in z.infolist():
+            if info.filename.startswith("lib/") and info.filename.endswith(".so"):
+                abi = info.filename.split("/")[1]
+                libraries.setdefault(abi, {})[Path(info.filename).name] = {
+                    "size_bytes": info.file_size, "stored": info.compress_type == zipfile.ZIP_STORED,
+                    "data_offset": data_offset(content, info),
+                    "load_alignments": elf_load_alignments(z.read(info))}
+        resources = sorted(n for n in z.namelist() if n.startswith(JAVACPP_RESOURCES))
         model = z.getinfo("assets/model.tflite")
         model_sha = hashlib.sha256(z.read(model)).hexdigest()
-    content = apk.read_bytes()
     return {
         "path": str(apk), "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
         "badging": badging.splitlines()[0] if badging else "", "badging_lines": badging.splitlines(),
         "aligned": aligned, "signed": verify.returncode == 0 and "Signer #1" in verify.stdout,
         "app_classes": sorted(c for c in classes if c.startswith(APP.package + ".")),
-        "litert_interpreter": "org.tensorflow.lite.Interpreter" in classes,
-        "native_libraries": libs, "model_sha256": model_sha,
+        "runtime_interpreter": "org.bytedeco.tensorflowlite.Interpreter" in classes,
+        "old_litert_classes": sorted(c for c in classes if c.startswith("org.tensorflow.lite.")),
+        "native_libraries": {abi: sorted(libs) for abi, libs in libraries.items()},
+        "libraries": libraries, "javacpp_resources": resources,
+        "page_aligned": all(lib["stored"] and lib["data_offset"] % PAGE == 0 and min(lib["load_alignments"]) >= PAGE
+                            for libs in libraries.values() for lib in libs.values()), "model_sha256": model_sha,
         "model_stored": model.compress_type == zipfile.ZIP_STORED,
-        "versions": {f.coordinates.split(":")[1]: f.coordinates.split(":")[2] for f in TOOLCHAIN},
+        "versions": {f.coordinates.split(":")[1]: f.version for f in (TFLITE, JAVACPP, ANDROID_ALL, D8)},
     }

@@ -118,9 +118,18 @@ def _cmd_convert(args) -> int:
 def _add_tflite_weights(p) -> None:
     p.add_argument("--tflite-weights", type=_tflite_width, metavar="int2|int4|int8",
                    help="stored width of the .tflite's quantized weights (default: int2 for bc and tc, "
-                        "int4 for qc; int4 makes bc/tc files about twice as large and, on x86 here, "
-                        "their recurrent layers about 20 %% faster; int8 runs on TFLite 2.16.1, the "
-                        "Android runtime the no-Gradle APK ships)")
+                        "int4 for qc; int4 makes bc/tc files about twice as large; the phone's file "
+                        "for the APK is chosen by measurement, lowbit deploy)")
+
+
+def _abis(text: str) -> tuple[str, ...]:
+    from lowbit.deploy.apk import check_abis
+    from lowbit.pipeline.errors import LowbitError
+
+    try:
+        return check_abis(a.strip() for a in text.split(",") if a.strip())
+    except LowbitError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _tflite_width(text: str) -> int:
@@ -218,27 +227,31 @@ def _cmd_run(args) -> int:
 def _cmd_deploy(args) -> int:
     from lowbit.deploy import android
 
-    if args.apk:  # the APK's runtime must run the run's file: refused before the assets change
+    if args.android is None:
+        args.android = str(android.demo_project(Path(args.run_dir).resolve().parent / "android_demo"))
+    if args.apk:  # every check of the build (tools, ABIs, output name) before the assets change
         from lowbit.deploy import apk
 
-        apk.check_runs_on_bundled_litert(Path(args.run_dir, "model.tflite").read_bytes(),
-                                         where=str(Path(args.run_dir, "model.tflite")))
-    metadata = android.bundle(args.run_dir, args.android)
+        apk.check_build(args.android, args.apk, abis=args.abis)
+    metadata = android.bundle(args.run_dir, args.android, progress=True)
     state = "already held" if metadata["skipped"] else "now holds"
+    width = f"INT{metadata['weight_bits']} storage, " if metadata.get("weight_bits") else ""
     print(f"{args.android}/{android.ASSETS}: {state} the {metadata['task']} {metadata['scheme']} model "
-          f"({metadata['size_bytes'] / 1e6:.3f} MB, sha256 {metadata['sha256'][:12]}…), vocab.txt and model.json")
+          f"({width}{metadata['size_bytes'] / 1e6:.3f} MB, sha256 {metadata['sha256'][:12]}…), vocab.txt and model.json")
+    if metadata.get("weight_bits"):
+        print(f"phone: the width chosen from a measurement of the APK's runtime: "
+              f"{Path(args.run_dir) / 'phone' / 'width.md'}")
     if args.apk:
-        _print_apk(apk.build_apk(args.android, args.apk))
+        _print_apk(apk.build_apk(args.android, args.apk, abis=args.abis))
     else:
         print(android.next_steps(args.android))
     return 0
 
 
 def _print_apk(built: dict) -> None:
-    from lowbit.deploy import apk
-
-    print(f"{built['path']}: {built['size_bytes'] / 1e6:.2f} MB, signed with the debug key, "
-          f"LiteRT {built['versions']['tensorflow-lite']} for {', '.join(apk.ABIS)}")
+    print(f"{built['path']}: {built['size_bytes'] / 1e6:.2f} MB, signed with the debug key, TensorFlow Lite "
+          f"{built['versions']['tensorflow-lite']} (Bytedeco) for {', '.join(built['native_libraries'])}, "
+          f"native libraries {'on' if built['page_aligned'] else 'NOT on'} 16 KB pages")
     print(f"  {built['badging']}")
     print(f"next: adb install -r {built['path']}")
 
@@ -445,17 +458,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--android", help="the Android demo project (default: the repository's android_demo)")
     p.add_argument("--deploy-scheme", choices=SCHEMES, default="tc",
                    help="which model goes into the Android demo")
-    p.add_argument("--apk", help="also build the Android demo's signed debug APK here, without Gradle (with "
-                   "--tflite-weights int8: the APK's LiteRT 2.16.1 has no INT2/INT4 kernels)")
+    p.add_argument("--apk", help="also build the Android demo's signed debug APK here, without Gradle "
+                   "(its runtime, TensorFlow Lite 2.21, gets the deployed run's codes at the width it runs fastest)")
     _add_tflite_weights(p)
     p.set_defaults(run=_cmd_run)
 
     p = sub.add_parser("deploy", help="bundle a converted imdb run's .tflite, vocabulary and metadata "
                        "into the Android demo's assets")
     p.add_argument("run_dir")
-    p.add_argument("--android", required=True, help="the Android demo project, e.g. android_demo")
+    p.add_argument("--android", help="the Android demo project (default: the checkout's android_demo; lowbit "
+                   "installed from a wheel copies the app's sources to RUN_DIR/../android_demo)")
     p.add_argument("--apk", help="also build a signed debug APK here, without Gradle (Maven Central + Debian "
-                   "tools; needs a run converted with --tflite-weights int8 or a float run)")
+                   "tools; the runtime is TensorFlow Lite 2.21, which runs the run's INT2/INT4 weights)")
+    p.add_argument("--abis", type=_abis, default=None, metavar="ABI,...",
+                   help="the APK's ABIs (default: arm64-v8a,x86_64, all the runtime is built for)")
     p.set_defaults(run=_cmd_deploy)
 
     p = sub.add_parser("dataset", help="write a real dataset that a registry package ships, as lowbit run "

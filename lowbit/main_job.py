@@ -12,8 +12,11 @@ Stages, each skipped when its outputs are up to date:
 3. **evaluate** all artifacts against the ``fp`` ones (:func:`lowbit.deploy.evaluation.evaluate.evaluate`) into
    ``RUNS/report/``; skipped when ``report.json`` lists exactly the current artifacts (by sha256)
    with the same settings.
-4. **deploy** the ``deploy_scheme`` run's ``.tflite`` into the Android demo
-   (:func:`lowbit.deploy.android.bundle`); skipped when the bundled model has the same sha256.
+4. **deploy** the ``deploy_scheme`` run's phone file (its codes at the width the app's runtime
+   runs fastest, measured once: :mod:`lowbit.deploy.phone`) into the Android demo
+   (:func:`lowbit.deploy.android.bundle`; the checkout's ``android_demo``, or a copy of the
+   installed sources in ``RUNS/android_demo``); skipped when the bundled model has the same
+   sha256. With ``apk``, the build's tools and pinned files are checked before any training.
 
 Presets: ``quick`` (default, about 15 minutes on 2 CPU cores for ``imdb-lstm``: 2 float
 epochs, 2 fine-tuning epochs per quantized scheme) and ``paper`` (the paper's budget: up to
@@ -45,9 +48,6 @@ PRESETS = {
     "quick": Preset(epochs=2, finetune_epochs=2, patience=3),
     "paper": Preset(epochs=20, finetune_epochs=20, patience=3),
 }
-ANDROID_DEMO = Path(__file__).resolve().parents[1] / "android_demo"
-
-
 def log(message: str) -> None:
     print(f"lowbit run: {message}", file=sys.stderr, flush=True)
 
@@ -87,11 +87,6 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
 
     for s in schemes:  # --tflite-weights int2 with qc: one line before any training
         weight_bits(s, tflite_bits)
-    if apk is not None and deploy_scheme != "fp" and weight_bits(deploy_scheme, tflite_bits) != 8:
-        from lowbit.deploy.apk import LITERT
-
-        raise ValueError(f"--apk: the APK ships LiteRT {LITERT.coordinates.split(':')[2]} (the newest on Maven "
-                         "Central), which has no INT2/INT4 kernels; add --tflite-weights int8")
     user = data is not None
     if user:
         task = USER_TASK
@@ -127,9 +122,13 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         replace(config, init_from=None).validate()
     if deploy_scheme not in ("fp", *schemes):
         raise ValueError(f"--deploy-scheme {deploy_scheme} is not among the schemes trained ({', '.join(schemes)})")
-    android_dir = _android_dir(android, configs[0].task_record())
+    android_dir = _android_dir(android, configs[0].task_record(), runs_dir)
     if apk is not None and android_dir is None:
         raise ValueError("--apk: there is nothing to build an APK of (the deploy step is skipped, see above)")
+    if apk is not None:  # the tools and the toolchain's files, before any training
+        from lowbit.deploy.apk import check_build
+
+        check_build(android_dir, apk, progress=progress)
 
     summaries = _train(configs, progress, cluster_timeout)
     if workers is not None and not workers.is_chief:
@@ -152,8 +151,10 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
             "android_dir": None if android_dir is None else str(android_dir), "apk": built}
 
 
-def _android_dir(android, task) -> Path | None:
-    """The Android project to deploy into, or None (with the reason logged) when there is none."""
+def _android_dir(android, task, runs_dir: Path) -> Path | None:
+    """The Android project to deploy into (``--android``, else
+    :func:`lowbit.deploy.android.demo_project`: the checkout's, or a copy of the installed
+    sources in ``RUNS/android_demo``), or None (with the reason logged) for a task it cannot show."""
     if not task.text_demo:
         log(f"deploy: skipped, the Android demo classifies text and this {task.name} task reads tensors")
         return None
@@ -162,10 +163,9 @@ def _android_dir(android, task) -> Path | None:
         if not (path / "app" / "src" / "main").is_dir():
             raise ValueError(f"--android {path}: not the lowbit Android demo (no app/src/main)")
         return path
-    if (ANDROID_DEMO / "app" / "src" / "main").is_dir():
-        return ANDROID_DEMO
-    log("deploy: skipped, no Android demo project found; pass --android DIR")
-    return None
+    from lowbit.deploy.android import demo_project
+
+    return demo_project(runs_dir / "android_demo")
 
 
 def _train(configs, progress: bool, cluster_timeout: float) -> dict:
@@ -204,4 +204,4 @@ def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, memory_
 def _deploy(run_dir: Path, android_dir: Path, report: dict) -> dict:
     from lowbit.deploy import android
 
-    return android.bundle(run_dir, android_dir, report=report)
+    return android.bundle(run_dir, android_dir, report=report, progress=True)

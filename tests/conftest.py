@@ -86,6 +86,17 @@ def random_imdb_models():
     return {"models": models, "x": x}
 
 
+@pytest.fixture(scope="session")
+def random_imdb_files(random_imdb_models):
+    """The ``.tflite`` and ``.onnx`` files of :func:`random_imdb_models` (each scheme's own
+    width), converted once per session: ``{"tflite": {(arch, scheme): bytes}, "onnx": {...}}``."""
+    from lowbit.deploy.export import onnx_export, tflite_export
+
+    models = random_imdb_models["models"]
+    return {"tflite": {key: tflite_export.convert_keras_model(m, scheme=key[1]) for key, m in models.items()},
+            "onnx": {key: onnx_export.convert_keras_model(m, scheme=key[1]) for key, m in models.items()}}
+
+
 POSITIVE = "great wonderful loved superb moving brilliant fun touching best enjoyable".split()
 NEGATIVE = "awful boring hated dull terrible waste worst silly poor annoying".split()
 NEUTRAL = ("the a film movie plot actor scene story it was and of to in this that with script music "
@@ -117,8 +128,9 @@ def synthetic_imdb(tmp_path_factory):
 @pytest.fixture(scope="session")
 def converted_runs(tmp_path_factory, synthetic_imdb):
     """Two small IMDB LSTM runs on the synthetic corpus, ``fp`` and ``tc`` fine-tuned from it (300
-    reviews, one epoch each), exported by ``lowbit convert``: ``{"fp": run_dir, "tc": run_dir}``.
-    Tests must not modify them (copy a run first)."""
+    reviews, one epoch each), exported by ``lowbit convert``, the tc run with its phone file
+    (``phone/``, :func:`lowbit.deploy.phone.prepare`, measured once here rather than by every
+    deploy): ``{"fp": run_dir, "tc": run_dir}``. Tests must not modify them (copy a run first)."""
     from lowbit.deploy.export.convert import convert_run
     from lowbit.pipeline.train.loop import TrainConfig, train
 
@@ -130,4 +142,7 @@ def converted_runs(tmp_path_factory, synthetic_imdb):
     runs = {"fp": root / "imdb-lstm-fp", "tc": root / "imdb-lstm-tc"}
     for run in runs.values():
         convert_run(run)
+    from lowbit.deploy import phone
+
+    phone.prepare(runs["tc"], runs=50)
     return runs

@@ -25,11 +25,14 @@ def test_bundle_writes_model_vocabulary_and_metadata(converted_runs, app):
     run = converted_runs["tc"]
     metadata = android.bundle(run, app)
     assets = app / android.ASSETS
-    assert (assets / "model.tflite").read_bytes() == (run / "model.tflite").read_bytes()
+    assert (assets / "model.tflite").read_bytes() == (run / "phone" / "model.tflite").read_bytes()
     assert (assets / "vocab.txt").read_bytes() == (run / "vocab.txt").read_bytes()
     written = json.loads((assets / "model.json").read_text())
     assert written == {k: v for k, v in metadata.items() if k != "skipped"} and metadata["skipped"] is False
-    manifest = json.loads((run / "manifest.json").read_text())["artifacts"]["model.tflite"]
+    manifest = json.loads((run / "phone" / "manifest.json").read_text())["artifacts"]["model.tflite"]
+    width = json.loads((run / "phone" / "width.json").read_text())
+    assert written["weight_bits"] == manifest["weight_bits"] == width["chosen_bits"] in (2, 4)
+    assert written["runtime"].startswith("TensorFlow Lite 2.21")
     assert written["format"] == "lowbit-android-model/2" and written["scheme"] == "tc"
     assert written["labels"] == ["negative", "positive"] and written["output"] == {"shape": [1, 1], "dtype": "float32"}
     assert written["reset_variables"] is False  # the files keep no state between runs
@@ -45,9 +48,14 @@ def test_bundle_writes_model_vocabulary_and_metadata(converted_runs, app):
 def test_bundled_model_gives_the_scores_of_lowbit_predict(converted_runs, app):
     android.bundle(converted_runs["tc"], app)
     texts = ["one of the best films of the decade", "I walked out after twenty minutes", ""]
-    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "predict",
-                           str(converted_runs["tc"] / "model.tflite"), *texts], capture_output=True, text=True)
-    expected = [json.loads(line)["score"] for line in done.stdout.splitlines()]
+    def predicted(artifact):
+        done = subprocess.run([sys.executable, "-m", "lowbit.cli", "predict", str(artifact), *texts],
+                              capture_output=True, text=True)
+        return [json.loads(line)["score"] for line in done.stdout.splitlines()]
+
+    expected = predicted(converted_runs["tc"] / "phone" / "model.tflite")
+    # the phone's width holds the run's codes: the run's own file scores the same
+    assert np.allclose(predicted(converted_runs["tc"] / "model.tflite"), expected, atol=1e-5)
     assets = app / android.ASSETS
     from ai_edge_litert.interpreter import Interpreter
 
@@ -90,7 +98,8 @@ def test_cli_deploy_prints_the_next_steps(converted_runs, app):
     done = subprocess.run([sys.executable, "-m", "lowbit.cli", "deploy", str(converted_runs["tc"]),
                            "--android", str(app)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "gradlew installDebug" in done.stdout and "now holds the imdb-lstm tc model" in done.stdout
+    assert "--apk demo.apk" in done.stdout and "now holds the imdb-lstm tc model (INT" in done.stdout
+    assert "gradlew" not in done.stdout  # never run here: not offered
     assert Predictor(app / android.ASSETS / "model.tflite").seq_len == 80  # the bundle is a usable artifact set
 
 

@@ -23,7 +23,7 @@ LAYERS = [
     ("training", ["lowbit.pipeline.train"]),
     ("export", ["lowbit.deploy.export", "lowbit.deploy"]),
     ("runtimes and evaluation", ["lowbit.deploy.runtime", "lowbit.deploy.evaluation"]),
-    ("android", ["lowbit.deploy.android", "lowbit.deploy.apk"]),
+    ("android", ["lowbit.deploy.phone", "lowbit.deploy.android", "lowbit.deploy.apk"]),
     ("app", ["lowbit.pipeline.experiments", "lowbit.cli", "lowbit.main_job", "lowbit"]),
 ]
 

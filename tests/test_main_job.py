@@ -54,7 +54,7 @@ def test_all_stages_run_and_the_report_and_app_assets_exist(after_first_run):
     assert len(report["artifacts"]) == 8 and report["baseline"] == "fp"
     metadata = json.loads((app / "app" / "src" / "main" / "assets" / "model.json").read_text())
     assert metadata["scheme"] == "tc"
-    assert "| tc | LiteRT |" in done.stdout and "gradlew installDebug" in done.stdout
+    assert "| tc | LiteRT |" in done.stdout and "--apk demo.apk" in done.stdout and "gradlew" not in done.stdout
 
 
 def test_a_second_run_skips_every_stage(after_first_run, shared_data):

@@ -16,10 +16,9 @@ SCHEMES = ["fp", "bc", "tc", "qc"]
 
 
 @pytest.fixture(scope="module")
-def exported(random_imdb_models):
+def exported(random_imdb_files):
     """The files of random-weight models: the same graphs as trained ones, for structure and weights."""
-    return {key: onnx_export.convert_keras_model(model, scheme=key[1])
-            for key, model in random_imdb_models["models"].items()}
+    return random_imdb_files["onnx"]
 
 
 @pytest.fixture(scope="module")

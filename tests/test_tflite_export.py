@@ -13,9 +13,9 @@ SCHEMES = ["fp", "bc", "tc", "qc"]
 
 
 @pytest.fixture(scope="module")
-def exported(random_imdb_models):
+def exported(random_imdb_files):
     """The files of random-weight models: the same graphs as trained ones, for structure and weights."""
-    return {key: te.convert_keras_model(model, scheme=key[1]) for key, model in random_imdb_models["models"].items()}
+    return random_imdb_files["tflite"]
 
 
 @pytest.fixture(scope="module")

@@ -45,12 +45,15 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: int | None = None) -> bool:
+def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: int | None = None,
+               out_dir=None) -> bool:
     """Whether RUN_DIR's artifacts of ``formats`` are what :func:`convert_run` would write now: the
     manifest belongs to the current ``model.h5`` (sha256), lists every format's file with its
-    current sha256, and the ``.tflite`` has this batch size and weight width."""
+    current sha256, and the ``.tflite`` has this batch size and weight width (``out_dir``: as in
+    :func:`convert_run`)."""
     run_dir = Path(run_dir)
-    manifest_path, model_path = run_dir / MANIFEST, run_dir / "model.h5"
+    out_dir = run_dir if out_dir is None else Path(out_dir)
+    manifest_path, model_path = out_dir / MANIFEST, run_dir / "model.h5"
     if not manifest_path.is_file() or not model_path.is_file():
         return False
     manifest = json.loads(manifest_path.read_text())
@@ -63,16 +66,19 @@ def is_current(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: in
     for fmt in parse_formats(",".join(formats)):
         name = FILENAMES[fmt]
         entry = manifest.get("artifacts", {}).get(name, {})
-        if not (run_dir / name).is_file() or entry.get("sha256") != file_hash(run_dir / name, "sha256"):
+        if not (out_dir / name).is_file() or entry.get("sha256") != file_hash(out_dir / name, "sha256"):
             return False
         if fmt == "tflite" and (entry.get("batch_size") != batch_size or entry.get("weight_bits") != bits):
             return False
     return True
 
 
-def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: int | None = None) -> dict:
+def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: int | None = None,
+                out_dir=None) -> dict:
     """Export RUN_DIR's ``model.h5`` to ``formats``; returns the manifest written. ``tflite_bits``:
     the ``.tflite`` weights' width (:func:`~lowbit.deploy.export.tflite_export.weight_bits`).
+    ``out_dir``: where the artifacts and their manifest go (default RUN_DIR; the phone's file of
+    :mod:`lowbit.deploy.phone` goes to ``RUN_DIR/phone``).
 
     All or nothing: the artifacts and the manifest are written to temporary names and renamed
     into place together, the manifest last, so a failure (a full disk) keeps the previous set.
@@ -90,9 +96,11 @@ def convert_run(run_dir, *, formats=FORMATS, batch_size: int = 1, tflite_bits: i
     from lowbit.deploy.export.tflite_export import weight_bits
 
     bits = weight_bits(scheme, tflite_bits)  # a width the scheme cannot take: one line, before any work
-    atomic.check_writable(run_dir)
-    with locks.locked(run_dir):
-        return _convert(run_dir, config, scheme, model_path, formats, batch_size, bits)
+    out_dir = run_dir if out_dir is None else Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic.check_writable(out_dir)
+    with locks.locked(out_dir):
+        return _convert(run_dir, config, scheme, model_path, formats, batch_size, bits, out_dir)
 
 
 def read_config(path: Path, *, keys=("task", "scheme")) -> dict:
@@ -128,7 +136,7 @@ def _vocabulary_entry(run_dir: Path, model) -> dict | None:
 
 
 def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats, batch_size: int,
-             bits: int | None) -> dict:
+             bits: int | None, out_dir: Path) -> dict:
     from lowbit.deploy.export import onnx_export, tflite_export
     from lowbit.deploy.export.weights import quantized_tensors
 
@@ -160,7 +168,7 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
             "code_bits_per_weight": round(8 * codes / n_weights, 4) if n_weights else 32.0,
             "tensors": tensors,
         }
-    manifest_path = run_dir / MANIFEST
+    manifest_path = out_dir / MANIFEST
     source_sha = file_hash(model_path, "sha256")
     try:
         previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
@@ -177,9 +185,9 @@ def _convert(run_dir: Path, config: dict, scheme: str, model_path: Path, formats
         "source": {"file": model_path.name, "sha256": source_sha},
         **({"vocabulary": vocabulary} if vocabulary else {}),
         "artifacts": {**{k: v for k, v in previous.get("artifacts", {}).items()
-                         if k not in artifacts and k in FILENAMES.values() and (run_dir / k).is_file()},
+                         if k not in artifacts and k in FILENAMES.values() and (out_dir / k).is_file()},
                       **artifacts},
     }
-    atomic.write_all({**{run_dir / name: blob for name, blob in blobs.items()},
+    atomic.write_all({**{out_dir / name: blob for name, blob in blobs.items()},
                       manifest_path: (json.dumps(manifest, indent=2) + "\n").encode()})
     return manifest

@@ -96,8 +96,8 @@ WIDTHS = (2, 4, 8)  # the stored widths ai-edge-quantizer writes and XNNPACK has
 def weight_bits(scheme: str, bits: int | None = None) -> int | None:
     """The stored width of ``scheme``'s weights in ``.tflite``: ``bits`` if given (at least the
     scheme's own: QC's codes ±2 × α/2 need INT4), else the scheme's (BC, TC: 2; QC: 4; fp: None).
-    INT8 is for runtimes without INT2/INT4 kernels (TFLite 2.16.1, the newest Android runtime on
-    Maven Central): the same exact weights, four times the size of INT2."""
+    INT8 is for runtimes without INT2/INT4 kernels (e.g. TFLite 2.16.1): the same exact weights,
+    four times the size of INT2. (The Android app's width is measured: :mod:`lowbit.deploy.phone`.)"""
     own = get_scheme(scheme).tflite_bits
     if bits is None or own is None:
         return own

@@ -5,9 +5,8 @@ import java.nio.MappedByteBuffer;
 
 /**
  * One model run, whatever executes it: token ids {@code int32 [1, L]} in, scores
- * {@code float32 [1, K]} out. The app runs LiteRT ({@link LiteRtScorer}); the JVM screen test backs
- * the same contract with ONNX Runtime on the run's {@code model.onnx} (Robolectric cannot load
- * LiteRT's Android libraries). Implementations are used from one thread at a time.
+ * {@code float32 [1, K]} out. The app runs TensorFlow Lite 2.21 ({@link TfLiteScorer}), on the
+ * phone and in the JVM screen test alike. Implementations are used from one thread at a time.
  */
 interface Scorer extends AutoCloseable {
 

@@ -20,8 +20,8 @@ import dev.lowbit.demo.core.TextPipeline;
 import dev.lowbit.demo.core.Vocabulary;
 
 /**
- * The bundled model: {@code model.json}, the vocabulary and the model's {@link Scorer} (LiteRT in
- * the app), checked against each other when loaded.
+ * The bundled model: {@code model.json}, the vocabulary and the model's {@link Scorer} (TensorFlow
+ * Lite 2.21), checked against each other when loaded.
  *
  * <p>{@link #classify} and {@link #close} are synchronized; the app moreover confines the
  * instance to its single inference thread.
@@ -41,10 +41,10 @@ final class TextClassifier implements AutoCloseable {
     }
 
     /**
-     * What runs the model: LiteRT. The JVM screen test replaces it (before the activity starts)
-     * with ONNX Runtime on the same run's {@code model.onnx}; nothing else does.
+     * What runs the model: TensorFlow Lite 2.21 ({@link TfLiteScorer}), in the app and in the JVM
+     * screen test alike.
      */
-    static volatile Scorer.Factory scorers = LiteRtScorer::open;
+    static volatile Scorer.Factory scorers = TfLiteScorer::open;
 
     private final ModelMetadata metadata;
     private final TextPipeline pipeline;

@@ -25,28 +25,30 @@ import org.robolectric.android.controller.ActivityController;
 
 /**
  * The app's screen on the JVM (Robolectric): launch, type a text, press Classify, read what the
- * screen shows. The bundled assets are a real lowbit run's; inference runs for real through
- * ONNX Runtime on that run's {@code model.onnx} (LiteRT's Android libraries do not load on the
- * JVM). The expected label, probability and token count are what {@code lowbit predict} printed
- * for the same text, passed in by the test driver ({@code android_demo/scripts/screen-test.sh},
- * run by tests/test_apk.py) as system properties {@code lowbit.onnx}, {@code lowbit.text},
- * {@code lowbit.label}, {@code lowbit.probability} (of the label shown), {@code lowbit.tokens} and
- * {@code lowbit.sequence_length}; without them (e.g. {@code ./gradlew test}) the test is skipped.
+ * screen shows. The bundled assets are a real lowbit run's; inference runs for real through the
+ * app's own {@link TfLiteScorer} (TensorFlow Lite 2.21, Bytedeco's linux-x86_64 libraries on the
+ * test's class path, the same code the phone runs with its Android libraries), wrapped only to
+ * record its thread. The expected label, probability and token count are what Python's LiteRT
+ * computes for the same text and file, passed in by the test driver (tests/test_apk.py) as system
+ * properties {@code lowbit.text}, {@code lowbit.label}, {@code lowbit.probability} (of the label
+ * shown), {@code lowbit.scores} (the model's outputs, comma-separated), {@code lowbit.tokens} and
+ * {@code lowbit.sequence_length}; without them (e.g. {@code ./gradlew test}) the test is skipped. The score the app computed is printed as
+ * {@code lowbit.score=...} for the driver to compare within 1e-5.
  */
 @RunWith(RobolectricTestRunner.class)
 public class MainActivityTest {
 
     private static final long TIMEOUT_MS = 30_000;
 
-    private OnnxRuntimeScorer scorer;
+    private RecordingScorer scorer;
     private Scorer.Factory appScorers;
 
     @Before
-    public void useOnnxRuntime() {
-        String onnx = System.getProperty("lowbit.onnx");
-        assumeTrue("lowbit.onnx not given: run through tests/test_apk.py", onnx != null);
+    public void recordTheAppsScorer() {
+        assumeTrue("lowbit.text not given: run through tests/test_apk.py", System.getProperty("lowbit.text") != null);
         appScorers = TextClassifier.scorers;
-        TextClassifier.scorers = (model, threads) -> scorer = new OnnxRuntimeScorer(onnx);
+        Scorer.Factory real = appScorers;
+        TextClassifier.scorers = (model, threads) -> scorer = new RecordingScorer(real.open(model, threads));
     }
 
     @After
@@ -96,11 +98,18 @@ public class MainActivityTest {
                 "Latency: \\d+\\.\\d\\d ms · running median of the last 1: \\d+\\.\\d\\d ms",
                 latency.getText().toString()));
         assertTrue(classify.isEnabled());
+        String[] expectedScores = System.getProperty("lowbit.scores").split(",");
+        float[] scores = scorer.lastScores;
+        assertEquals(expectedScores.length, scores.length);
+        for (int k = 0; k < scores.length; k++) {
+            System.out.println("lowbit.score=" + scores[k]);
+            assertEquals("score " + k, Double.parseDouble(expectedScores[k]), scores[k], 1e-5);
+        }
         assertNotNull(scorer.lastRunThread);
         assertNotSame("inference ran on the UI thread", Looper.getMainLooper().getThread(), scorer.lastRunThread);
         controller.pause().stop().destroy();
         // the activity closes the model on its inference thread; wait for it, as the process would
-        // otherwise exit while ONNX Runtime's native session is being released (a JVM crash)
+        // otherwise exit while the native interpreter is being released
         long deadline = System.currentTimeMillis() + TIMEOUT_MS;
         while (!scorer.closed) {
             assertTrue("the model was not closed after onDestroy", System.currentTimeMillis() < deadline);
