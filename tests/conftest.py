@@ -87,14 +87,20 @@ def random_imdb_models():
 
 
 @pytest.fixture(scope="session")
-def random_imdb_files(random_imdb_models):
-    """The ``.tflite`` and ``.onnx`` files of :func:`random_imdb_models` (each scheme's own
-    width), converted once per session: ``{"tflite": {(arch, scheme): bytes}, "onnx": {...}}``."""
-    from lowbit.deploy.export import onnx_export, tflite_export
+def random_imdb_tflite(random_imdb_models):
+    """The ``.tflite`` files of :func:`random_imdb_models` (each scheme's own width), converted
+    once per session: ``{(arch, scheme): bytes}``."""
+    from lowbit.deploy.export import tflite_export
 
-    models = random_imdb_models["models"]
-    return {"tflite": {key: tflite_export.convert_keras_model(m, scheme=key[1]) for key, m in models.items()},
-            "onnx": {key: onnx_export.convert_keras_model(m, scheme=key[1]) for key, m in models.items()}}
+    return {key: tflite_export.convert_keras_model(m, scheme=key[1]) for key, m in random_imdb_models["models"].items()}
+
+
+@pytest.fixture(scope="session")
+def random_imdb_onnx(random_imdb_models):
+    """The ``.onnx`` files of :func:`random_imdb_models`, converted once per session."""
+    from lowbit.deploy.export import onnx_export
+
+    return {key: onnx_export.convert_keras_model(m, scheme=key[1]) for key, m in random_imdb_models["models"].items()}
 
 
 POSITIVE = "great wonderful loved superb moving brilliant fun touching best enjoyable".split()

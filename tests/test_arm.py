@@ -58,11 +58,12 @@ def arm_python():
 
 
 @pytest.mark.slow  # qemu: seconds per file; the root is built once (minutes) and cached
-def test_every_scheme_runs_on_aarch64_as_on_x86(arm_python, random_imdb_models, random_imdb_files, tmp_path):
+def test_every_scheme_runs_on_aarch64_as_on_x86(arm_python, random_imdb_models, random_imdb_tflite, random_imdb_onnx,
+                                                tmp_path):
     files = tmp_path / "files"
     files.mkdir()
     np.save(files / "x.npy", random_imdb_models["x"][:8])
-    for fmt, by_key in random_imdb_files.items():
+    for fmt, by_key in (("tflite", random_imdb_tflite), ("onnx", random_imdb_onnx)):
         for (arch, scheme), content in by_key.items():
             (files / f"{arch}-{scheme}.{fmt}").write_bytes(content)
     runner = tmp_path / "runner.py"

@@ -16,9 +16,9 @@ SCHEMES = ["fp", "bc", "tc", "qc"]
 
 
 @pytest.fixture(scope="module")
-def exported(random_imdb_files):
+def exported(random_imdb_onnx):
     """The files of random-weight models: the same graphs as trained ones, for structure and weights."""
-    return random_imdb_files["onnx"]
+    return random_imdb_onnx
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ SCHEMES = ["fp", "bc", "tc", "qc"]
 
 
 @pytest.fixture(scope="module")
-def exported(random_imdb_files):
+def exported(random_imdb_tflite):
     """The files of random-weight models: the same graphs as trained ones, for structure and weights."""
-    return random_imdb_files["tflite"]
+    return random_imdb_tflite
 
 
 @pytest.fixture(scope="module")
