@@ -104,8 +104,12 @@ def load_saved(path, *, compile: bool = False) -> keras.Model:
     for layer in float_config["config"]["layers"]:
         if layer.get("class_name") in ("QuantizeWrapperV2", "QuantizeWrapper"):
             inner = layer["config"]["layer"]
-            renamed[layer["name"]] = inner["config"]["name"]
-            layer.update(class_name=inner["class_name"], config=inner["config"], name=inner["config"]["name"])
+            # A functional model's layer entry has a top-level "name"; a Sequential's has only the
+            # one inside its config (and nothing refers to it by name).
+            renamed[layer.get("name", layer["config"]["name"])] = inner["config"]["name"]
+            layer.update(class_name=inner["class_name"], config=inner["config"])
+            if "name" in layer:
+                layer["name"] = inner["config"]["name"]
     float_config = json.loads(_rename_references(json.dumps(float_config), renamed))
     float_model = keras.models.model_from_json(json.dumps(float_config))
     keep_float = [layer.name for layer in float_model.layers

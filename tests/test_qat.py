@@ -150,6 +150,42 @@ def test_qat_model_h5_round_trip_inside_scope(tmp_path):
     )
 
 
+def sequential(model):
+    """The functional chain ``model`` rebuilt as a ``keras.Sequential`` with the same weights."""
+    layers = [layer.__class__.from_config(layer.get_config()) for layer in model.layers[1:]]
+    copy = keras.Sequential([keras.Input(model.input_shape[1:], dtype=model.input.dtype), *layers])
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+BIDIRECTIONAL = lambda: text_model(L.Bidirectional(L.GRU(6)))  # noqa: E731 (backward weights load in place)
+
+
+@pytest.mark.parametrize("arch, kind", [  # the fast tier: both kinds of Bidirectional and a Sequential LSTM
+    pytest.param(arch, kind, marks=() if (arch, kind) in {("bigru", "functional"), ("bigru", "sequential"),
+                                                           ("lstm", "sequential")} else pytest.mark.slow)
+    for arch in [*sorted(BUILDERS), "bigru"] for kind in ("functional", "sequential")])
+def test_a_trained_qat_h5_loads_back_as_lowbit_loads_it(tmp_path, arch, kind):
+    """What training saves (model, optimizer state) and reloads after a best epoch or a crash: the
+    same outputs, quantized forward weights and optimizer state, for both ways Keras models are
+    written (a Sequential's saved layers have no top-level name)."""
+    from lowbit.pipeline import model_files
+
+    model = (BUILDERS.get(arch) or BIDIRECTIONAL)()
+    model = sequential(model) if kind == "sequential" else model
+    qat = lowbit.quantize_model(model, "tc")
+    qat.compile(keras.optimizers.Adam(1e-2), "mse")
+    x, y = data_for(model)
+    qat.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    qat.save(tmp_path / "qat.h5")
+    loaded = model_files.load(tmp_path / "qat.h5", compile=True, qat=True)
+    assert type(loaded) is type(qat)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), qat.predict(x, verbose=0))
+    assert [a[2].tobytes() for a in forward_weights(loaded)] == [a[2].tobytes() for a in forward_weights(qat)]
+    assert [v.numpy().tobytes() for v in loaded.optimizer.variables()] == \
+        [v.numpy().tobytes() for v in qat.optimizer.variables()]
+
+
 def test_loading_outside_the_scope_fails_loudly(tmp_path):
     qat = lowbit.quantize_model(BUILDERS["gru"](), "bc")
     path = tmp_path / "qat.h5"

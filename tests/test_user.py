@@ -150,12 +150,18 @@ def test_a_text_folder_without_a_model_gets_the_default_classifier(tmp_path):
         user.resolve(data=data(tmp_path / "d.npz"))
 
 
+def sequential_classifier(steps=6, channels=3, classes=4):
+    """:func:`classifier` written the most common way: a tf_keras Sequential, shape on its first layer."""
+    return keras.Sequential([L.GRU(5, input_shape=(steps, channels)), L.Dense(classes, activation="softmax")])
+
+
 @pytest.mark.slow  # two trainings, two conversions, a subprocess
-def test_user_runs_train_convert_and_predict_on_arrays(tmp_path):
+@pytest.mark.parametrize("build", [classifier, sequential_classifier], ids=["functional", "sequential"])
+def test_user_runs_train_convert_and_predict_on_arrays(tmp_path, build):
     from lowbit.deploy.export.convert import convert_run
     from lowbit.pipeline.train.loop import TrainConfig, train
 
-    model = save(classifier(), tmp_path / "m.h5")
+    model = save(build(), tmp_path / "m.h5")
     d = data(tmp_path / "d.npz")
     common = dict(task=user.USER_TASK, model=str(model), data=str(d), epochs=1, batch_size=8)
     train(TrainConfig(scheme="fp", out=str(tmp_path / "fp"), **common), progress=False)
