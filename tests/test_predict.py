@@ -83,3 +83,80 @@ def test_a_non_text_model_or_a_missing_vocabulary_is_a_one_line_error(converted_
     code, out, err = predict(lonely, "hello")
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0 and "no vocabulary at" in err
+
+
+@pytest.fixture(scope="module")
+def tensor_artifacts(tmp_path_factory):
+    """A tiny float-input GRU regressor as .tflite and .onnx (no manifest: a raw artifact), and a
+    linear model whose weights overflow float32 on ordinary input."""
+    from lowbit.deploy.export import onnx_export, tflite_export
+    from lowbit.pipeline.keras2 import keras
+
+    tmp = tmp_path_factory.mktemp("tensors")
+    keras.utils.set_random_seed(0)
+    gru = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(3), keras.layers.Dense(1)])
+    overflow = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(3e38))])
+    paths = {}
+    for name, model in (("gru", gru), ("overflow", overflow)):
+        for fmt, convert in (("tflite", tflite_export.convert_keras_model), ("onnx", onnx_export.convert_keras_model)):
+            paths[name, fmt] = tmp / f"{name}.{fmt}"
+            paths[name, fmt].write_bytes(convert(model, scheme="fp"))
+    return paths
+
+
+def predict_npz(artifact, npz):
+    done = subprocess.run([sys.executable, "-m", "lowbit.cli", "predict", str(artifact), "--npz", str(npz)],
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _with(x, index, value):
+    x = x.copy()
+    x[index] = value
+    return x
+
+
+FINE = np.random.default_rng(0).normal(size=(6, 5, 2)).astype(np.float32)
+HOSTILE_ARRAYS = {
+    "NaN": (_with(FINE, (2, 1, 0), np.nan), "1 values are NaN or Inf in 1 of 6 rows (first: row 2)"),
+    "Inf and -Inf": (_with(_with(FINE, (4, 0, 1), np.inf), (5, 0, 0), -np.inf),
+                     "2 values are NaN or Inf in 2 of 6 rows (first: row 4)"),
+    "NaN in float64": (_with(FINE.astype(np.float64), (0, 0, 0), np.nan),
+                       "1 values are NaN or Inf in 1 of 6 rows (first: row 0)"),
+    "strings": (np.array([["a"] * 2] * 5), "holds <U1 values; the artifact reads numbers"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+@pytest.mark.parametrize("case", list(HOSTILE_ARRAYS))
+def test_an_array_the_input_cannot_hold_is_refused_in_one_line_before_any_row(tensor_artifacts, tmp_path, fmt, case):
+    """Both runtimes answer a NaN row with a confident score (LiteRT: 0.51 and label 1 where Keras
+    gives NaN); predict refuses instead, the same for both formats, and prints no row."""
+    x, message = HOSTILE_ARRAYS[case]
+    np.savez(tmp_path / "x.npz", x_test=x)
+    code, out, err = predict_npz(tensor_artifacts["gru", fmt], tmp_path / "x.npz")
+    lines = [line for line in err.splitlines() if not line.startswith("INFO: Created TensorFlow Lite")]
+    assert (code, out) == (2, "") and len(lines) == 1
+    assert f"x.npz: x_test: {message}" in lines[0]
+
+
+@pytest.mark.parametrize("values, message", [
+    pytest.param([[1.5, 2]], "1 values have a fraction, but the input is int32", id="fraction"),
+    pytest.param([[2.0 ** 40, 1]], "1 values lie outside int32's range", id="beyond int32"),
+    pytest.param([[np.nan, 1]], "NaN or Inf", id="NaN"),
+])
+def test_values_an_integer_input_cannot_hold_are_refused(values, message):
+    with pytest.raises(ValueError, match=message):
+        runtimes.check_values(np.asarray(values), np.int32)
+    runtimes.check_values(np.asarray([[3.0, 2]]), np.int32)  # integral floats are what they say
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_finite_rows_give_strict_json_and_an_overflowing_output_is_null(tensor_artifacts, tmp_path, fmt):
+    np.savez(tmp_path / "x.npz", x_test=FINE)
+    code, out, _ = predict_npz(tensor_artifacts["gru", fmt], tmp_path / "x.npz")
+    assert code == 0 and [json.loads(line)["row"] for line in out.splitlines()] == list(range(6))
+    np.savez(tmp_path / "big.npz", x_test=np.full((2, 2), 10, np.float32))  # 10 × 3e38 + 10 × 3e38 = inf
+    code, out, _ = predict_npz(tensor_artifacts["overflow", fmt], tmp_path / "big.npz")
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"not JSON: {c}")) for line in out.splitlines()]
+    assert code == 0 and rows == [{"row": 0, "outputs": [None]}, {"row": 1, "outputs": [None]}]

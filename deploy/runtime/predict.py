@@ -17,11 +17,16 @@ for a two-label model (one sigmoid output; IMDB: ``positive`` when ``score > 0.5
 probability and ``"scores"`` every label's probability by name. The label names are the task's
 (the manifest's record of the run). ``tokens`` counts every token of the text, in or out of the
 vocabulary, before the sequence keeps the last ones. Any text is valid: empty, only unknown
-words, megabytes long, emoji; input read as bytes has invalid UTF-8 replaced by U+FFFD.
+words, megabytes long, emoji; input read as bytes has invalid UTF-8 replaced by U+FFFD. Should the
+model give a score that is not finite, ``score`` and ``label`` are ``null``.
 
 ``--npz FILE``: the rows of one array of FILE (``--key``, default ``x_test``, or the only array)
 through the artifact, one ``{"row": i, "outputs": [...]}`` per row (nested like the model's
-output), with ``"label"`` (the class id) for a classifier.
+output), with ``"label"`` (the class id) for a classifier. The array is checked before any row
+runs, the same for both formats: NaN or Inf, fractions into an integer input, values outside the
+input's integer type and non-numeric arrays are refused with a ``ValueError`` that names the array,
+the count and the first row. Every line is strict JSON: an output that is not finite (a model can
+overflow on finite input) is written as ``null``, and such a row gets no label.
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ class Predictor:
     def _results(self, texts: list[str]) -> Iterator[dict]:
         for text, row in zip(texts, self.outputs(texts)):
             result = {"text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-            if row.size == 1:  # one sigmoid: P(second label)
+            if not np.isfinite(row).all():  # a broken model; strict JSON, and no label to trust
+                result.update(score=None, label=None)
+            elif row.size == 1:  # one sigmoid: P(second label)
                 result.update(score=round(float(row[0]), 6),
                               label=self.labels[1] if row[0] > THRESHOLD else self.labels[0])
             else:
@@ -117,14 +124,25 @@ def npz_results(artifact_path, npz_path, *, key: str | None = None, threads: int
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
         raise ValueError(f"{path}: {err}") from None
     runner = runtimes.load(artifact, threads=threads)
-    outputs = runner.predict(np.asarray(x, runner.input_dtype))
+    try:
+        outputs = runner.predict(x)
+    except ValueError as err:
+        raise ValueError(f"{path}: {chosen}: {err}") from None
     task = artifact.task_record
     for i, row in enumerate(outputs):
-        result = {"row": i, "outputs": np.round(row.astype(np.float64), 6).tolist()}
-        if task is not None and task.decide is not None:
+        finite = bool(np.isfinite(row).all())
+        result = {"row": i, "outputs": _strict(np.round(row.astype(np.float64), 6).tolist())}
+        if finite and task is not None and task.decide is not None:
             decision = np.asarray(task.decide(row[None])).reshape(-1)
             result["label"] = decision.astype(int).tolist() if decision.size > 1 else int(decision[0])
         yield result
+
+
+def _strict(values):
+    """``values`` (nested lists of floats) with every non-finite float as ``None`` (JSON null)."""
+    if isinstance(values, list):
+        return [_strict(v) for v in values]
+    return values if np.isfinite(values) else None
 
 
 def lines_of(stream) -> Iterator[str]:
@@ -136,7 +154,7 @@ def lines_of(stream) -> Iterator[str]:
 def print_results(results: Iterable[dict], out) -> int:
     count = 0
     for result in results:
-        out.write(json.dumps(result) + "\n")
+        out.write(json.dumps(result, allow_nan=False) + "\n")
         count += 1
     out.flush()
     return count

@@ -11,7 +11,9 @@ contract for both formats:
   fixed batch size (the last one padded with copies of the last row, the padding dropped from
   the result) or, for a dynamic batch, in chunks of ``chunk`` rows — one by default, because
   ONNX Runtime's ``DynamicQuantizeLSTM`` quantizes activations with one scale per batch, so a
-  row's output would depend on the rows batched with it (measured: 1.2e-5 apart).
+  row's output would depend on the rows batched with it (measured: 1.2e-5 apart). Values the
+  input cannot hold as they are (NaN, Inf, fractions or out-of-range integers into an integer
+  input) are refused first (:func:`check_values`), the same for both formats.
 * ``threads``: intra-op threads of the runtime (LiteRT ``num_threads``, ORT
   ``intra_op_num_threads``); ORT runs sequentially with one inter-op thread.
 
@@ -65,6 +67,7 @@ class Runner:
         x = np.asarray(x)
         if len(x) == 0:
             raise ValueError("no inputs to predict")
+        check_values(x, self.input_dtype)
         step = self.batch_size or chunk
         outputs = []
         for start in range(0, len(x), step):
@@ -153,6 +156,32 @@ class OnnxRunner(Runner):
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
               "tensor(double)": np.float64, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+def check_values(x: np.ndarray, dtype) -> None:
+    """``ValueError`` naming the count and the first row unless every value of ``x`` (rows along
+    axis 0) is a number that the artifact's input type ``dtype`` holds as it is: finite, and for an
+    integer input integral and within the type's range. ``predict`` checks before any row runs,
+    because neither runtime refuses: LiteRT gave a confident score for a NaN row, ONNX Runtime NaN
+    or another row's score, and a cast wraps or truncates what does not fit."""
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"holds {x.dtype} values; the artifact reads numbers ({np.dtype(dtype)})")
+    rows = x.reshape(len(x), -1) if x.ndim else x.reshape(1, 1)
+
+    def refuse(bad: np.ndarray, what: str) -> None:
+        bad_rows = np.flatnonzero(bad.any(axis=1))
+        if bad_rows.size:
+            raise ValueError(f"{int(bad.sum())} {what} in {bad_rows.size} of {len(rows)} rows (first: row "
+                             f"{int(bad_rows[0])}); the model's outputs for them would mean nothing: fix or drop "
+                             "those rows")
+
+    if x.dtype.kind == "f":
+        refuse(~np.isfinite(rows), "values are NaN or Inf")
+    if np.dtype(dtype).kind in "iu":
+        if x.dtype.kind == "f":
+            refuse(rows != np.round(rows), f"values have a fraction, but the input is {np.dtype(dtype)}")
+        info = np.iinfo(dtype)
+        refuse((rows < info.min) | (rows > info.max), f"values lie outside {np.dtype(dtype)}'s range")
 
 
 def load(artifact: Artifact, *, threads: int = 1) -> Runner:
