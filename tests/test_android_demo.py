@@ -20,7 +20,7 @@ CORE = DEMO / "app" / "src" / "main" / "java" / "dev" / "lowbit" / "demo" / "cor
 EDGE_CASES = [
     "", "   ", "A<br />B<BR/>c<Br >d<br\t/\n>e", "x<br\u00a0/>y", "<br", "<br/", "br>",
     "Don't 'quote' me ''' rock'n'roll '", "...!!!???---", "1990s 10/10 4.5", "naïve café ÉCOLE",
-    "emoji 😀👍🏽 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "tab\tsep\u000bvt\u000cff", "UPPER lower MiXeD",
+    "emoji 😀👍🏽 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "tab\tsep\u000bvt\u000cff", "UPPER lower MiXeD", "cafe\u0301 ΟΔΟΣ İ",
     "lone surrogate \ud800 here", "word " * 5000,
 ]
 
@@ -107,3 +107,65 @@ def test_same_ids_on_every_test_text_of_the_multi_class_corpus(java_classes, lan
     python, java = tokenized_by_both(java_classes, vocab_path, stdin)
     assert python.count(b"\n") == len(texts) and python == java
     assert any(not line.endswith(b" 2") for line in python.splitlines())  # words of the vocabulary, not only OOV
+
+
+MULTILINGUAL = [  # one line per script, with its case, marks and digits
+    "Le café est très naïf, ÉCOLE. Ça va? L'été dernier, à Noël.",
+    "Straße, GRÖSSE, ẞ und Übermut: 1990er.",
+    "İstanbul'da ılık bir gün; IĞDIR ŞEHİR.",
+    "ΟΔΟΣ Σοφίας· ή ΣΟΦΊΑ, ἀρχή.",
+    "Привет, МИР! Ёлка и щи.",
+    "مرحبا بالعالم ١٢٣ كتاب.",
+    "שלום עולם, ספר.",
+    "हिन्दी भाषा में १२३ शब्द।",
+    "বাংলা ভাষা, தமிழ் மொழி, ಕನ್ನಡ.",
+    "ภาษาไทย ๑๒๓ สวัสดี",
+    "我爱自然语言处理。繁體中文，𠀀𪚥。",
+    "私はコーヒーが好きです。ｶﾀｶﾅ、ひらがな。",
+    "한국어 텍스트 처리, 서울.",
+    "Tiếng Việt có dấu: Hà Nội, Đà Nẵng.",
+    "Ꭰ Ꮳ ᏣᎳᎩ; ᲐᲑᲒ ქართული; Ⰰⰰ.",
+    "ﬁne ﬂag Ⅻ ½ ² ℌ 𝔘𝔫𝔦 ＡＢＣ ａｂｃ",
+]
+
+
+def _tokens_vocab(texts, path):
+    """A vocabulary holding every Python token of ``texts``: then the ids of both command lines
+    are equal exactly when their tokens are (a Java token Python lacks would be <oov>)."""
+    from collections import Counter
+
+    from lowbit.pipeline.data.text import tokenize
+
+    counts = Counter(t for text in texts for t in tokenize(text))
+    Vocabulary.from_counts(counts, len(counts) + 3).save(path)
+    return path
+
+
+def test_same_tokens_on_a_multilingual_corpus(java_classes, tmp_path):
+    vocab = _tokens_vocab(MULTILINGUAL, tmp_path / "vocab.txt")
+    python, java = tokenized_by_both(java_classes, vocab, "\n".join(MULTILINGUAL).encode("utf-8") + b"\n")
+    assert python == java and b" 2 " not in python and not python.rstrip().endswith(b" 2")
+
+
+def test_same_tokens_for_every_code_point_java_knows(java_classes, tmp_path):
+    """Each code point between two letters, alone and upper-cased beside itself: classification,
+    lower-casing, normalization and the single-character blocks, everywhere in Unicode. Java 17
+    knows Unicode 13, Python 3.11 Unicode 14: the lines that differ must all be code points that
+    Java does not know (asked of Java itself), and they must be few."""
+    import unicodedata
+
+    points = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp)) != "Cn"
+              and chr(cp) not in "\n\r"]
+    lines = [f"a{chr(cp)}b {chr(cp)}" for cp in points]
+    vocab = _tokens_vocab(lines, tmp_path / "vocab.txt")
+    python, java = tokenized_by_both(java_classes, vocab, "\n".join(lines).encode("utf-8") + b"\n")
+    python, java = python.splitlines(), java.splitlines()
+    assert len(python) == len(java) == len(points)
+    differing = [cp for cp, p, j in zip(points, python, java) if p != j]
+    source = tmp_path / "Known.java"
+    source.write_text("public class Known { public static void main(String[] a) { for (String s : a) "
+                      "System.out.println(Character.isDefined(Integer.parseInt(s))); } }")
+    assert run(["javac", "-d", str(tmp_path), str(source)]).returncode == 0
+    known = run(["java", "-cp", str(tmp_path), "Known", *map(str, differing)], text=True).stdout.split()
+    assert "true" not in known, [hex(cp) for cp, k in zip(differing, known) if k == "true"][:20]
+    assert len(differing) < 1000, len(differing)  # Unicode 14 added 838 characters

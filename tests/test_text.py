@@ -17,14 +17,33 @@ from lowbit.pipeline.data.text import OOV, PAD, RESERVED, START, Vocabulary, tok
         ("don't 'quoted' ''' it's'", ["don't", "quoted", "it's"]),
         ("!!!...???---", []),
         ("10/10, 4.5 stars", ["10", "10", "4", "5", "stars"]),
-        ("Café NAÏVE", ["caf", "na", "ve"]),  # non-ASCII separates; ASCII lower-cased only
-        ("İSTANBUL ẞ", ["stanbul"]),
-        ("emoji 😀 here", ["emoji", "here"]),
+        ("Café NAÏVE straße", ["café", "naïve", "straße"]),  # every script's letters, lower-cased
+        ("cafe\u0301", ["café"]),  # composed first (NFC)
+        ("İSTANBUL ẞ", ["istanbul", "ß"]),  # simple case mappings: not "i̇"
+        ("ΟΔΟΣ", ["οδοσ"]),  # no final sigma (Java's Character.toLowerCase)
+        ("Привет, мир!", ["привет", "мир"]),
+        ("हिन्दी भाषा", ["हिन्दी", "भाषा"]),  # vowel signs are marks, inside words
+        ("١٢ 12", ["١٢", "12"]),  # decimal digits of any script
+        ("私はコーヒー", ["私", "は", "コ", "ー", "ヒ", "ー"]),  # Han and kana: a token each
+        ("ab中cd 𠀀", ["ab", "中", "cd", "𠀀"]),  # beyond the BMP: the slower expression
+        ("𝔘𝔫𝔦 x", ["𝔘𝔫𝔦", "x"]),
+        ("emoji 😀 here ½ ²", ["emoji", "here"]),  # symbols and other numbers separate
         ("<b>bold</b>", ["b", "bold", "b"]),
     ],
 )
 def test_tokenize(text, tokens):
     assert tokenize(text) == tokens
+
+
+def test_lower_casing_is_the_simple_one_to_one_mapping_for_every_code_point():
+    """What the Java port relies on: rule 3 maps each code point to one code point."""
+    import sys
+
+    for cp in range(sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        lowered = chr(cp).replace("\u0130", "i").replace("\u03a3", "\u03c3").lower()  # as tokenize does
+        assert len(lowered) == 1, hex(cp)
 
 
 def test_vocabulary_ranks_by_count_then_alphabet_and_reserves_ids():

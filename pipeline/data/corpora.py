@@ -8,8 +8,8 @@
   padding first, then the utterance), y int32 speaker ids 0–8.
 * ``fortunes-langid`` — language identification of short texts: the fortune cookie collections of
   Debian's ``fortunes*`` packages in English, German, Spanish, Italian, Portuguese, Polish, Czech
-  and Esperanto (Russian is left out: lowbit's tokenizer keeps ASCII letters only, so Cyrillic text
-  has no tokens). Per language up to 2,000 fortunes of at least 20 characters (attribution lines
+  and Esperanto (Russian was left out while lowbit's tokenizer kept ASCII letters only; the
+  corpus stays as it was so that its recorded results hold). Per language up to 2,000 fortunes of at least 20 characters (attribution lines
   "-- Author" dropped, cut at 200 characters), a seeded 80/20 split. Written as a text folder
   ``OUT/{train,test}/<language>/<k>.txt``.
 

@@ -3,12 +3,12 @@
 A stream folder holds each split's examples as TFRecord shards (``tf.train.Example``), example
 ``p`` of the split's seeded order in shard ``p % shards``, and ``meta.json`` (the counts, the
 shard files and each split's :class:`~lowbit.pipeline.data.summaries.Summary`).
-It is built once per key (the source file, seed, limit and vocabulary size) in a temporary folder
+It is built once per key (the source file, seed, limit, vocabulary size and tokenizer rules) in a temporary folder
 renamed into place, so concurrent builders (workers of one host) do not collide and a failed build
 leaves nothing behind. Two kinds of records:
 
 * :class:`TextRecords`: ``text`` (UTF-8 bytes) and ``label`` (int64), tokenized when read
-  (:func:`tf_sequences`, the rules of :mod:`lowbit.pipeline.data.text` exactly);
+  (:func:`tf_sequences`: the Python rules of :mod:`lowbit.pipeline.data.text`, run in the pipeline);
 * :class:`TensorRecords`: ``x`` and ``y`` as the raw little-endian C-order bytes of one example.
 
 :func:`imdb_streams` reads the IMDB tarball in two passes (headers, then texts, one review in
@@ -37,7 +37,7 @@ import numpy as np
 from lowbit.pipeline.data import imdb
 from lowbit.pipeline.data.splits import selected_indices
 from lowbit.pipeline.data.summaries import Summary, merge, of_arrays
-from lowbit.pipeline.data.text import OOV, PAD, RESERVED, START, Vocabulary, tokenize
+from lowbit.pipeline.data.text import TOKENIZER, Vocabulary, tokenize
 
 INPUTS = ("memory", "stream")  # lowbit train --input: arrays in memory, or these record files
 FORMAT = 2  # of the stream folder; another format is built anew
@@ -75,12 +75,12 @@ class TextRecords:
         """``serialized [rows] -> (x, y)``, in TensorFlow ops."""
         import tensorflow as tf
 
-        table, maxlen, dtype = _lookup_table(self.vocabulary), self.maxlen, tf.as_dtype(self.label_dtype)
+        vocabulary, maxlen, dtype = self.vocabulary, self.maxlen, tf.as_dtype(self.label_dtype)
         features = {"text": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64)}
 
         def decode(serialized):
             parsed = tf.io.parse_example(serialized, features)
-            return tf_sequences(parsed["text"], table, maxlen), tf.cast(parsed["label"], dtype)
+            return tf_sequences(parsed["text"], vocabulary, maxlen), tf.cast(parsed["label"], dtype)
 
         return decode
 
@@ -201,7 +201,8 @@ def stream_folder(prefix: str, identity: dict, cache=None) -> Path:
     options the records depend on) under ``cache`` (default: lowbit's cache, ``streams/``)."""
     from lowbit.pipeline.downloads import cache_dir
 
-    key = hashlib.sha256(json.dumps({"format": FORMAT, **identity}, sort_keys=True).encode()).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps({"format": FORMAT, "tokenizer": TOKENIZER, **identity},  # its vocab.txt
+                                    sort_keys=True).encode()).hexdigest()[:20]
     return Path(cache or cache_dir() / "streams") / f"{prefix}-{key}"
 
 
@@ -344,32 +345,17 @@ def _build_imdb(folder: Path, source: Path, *, limit, seed, vocab_size) -> None:
             out.summarize_labels(split, [int(key.positive) for key, (s, _) in where.items() if s == split], "float32")
 
 
-def _lookup_table(vocabulary: Vocabulary):
+def tf_sequences(texts, vocabulary: Vocabulary, maxlen: int):
+    """int32 ``[rows, maxlen]`` from a string tensor ``[rows]`` of UTF-8 texts: ``Vocabulary.sequences``
+    itself, run by ``tf.numpy_function`` inside the input pipeline. Not TensorFlow string ops: the
+    rules (NFC, simple lower case, letters of every script, single-character Han and kana) rest on
+    Python's Unicode tables, which RE2's and ICU's would only approximate; invalid UTF-8 is
+    replaced by U+FFFD as ``lowbit predict`` does."""
     import tensorflow as tf
 
-    words = vocabulary.tokens[len(RESERVED):]
-    return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(words, tf.string),
-                                            tf.range(len(RESERVED), len(RESERVED) + len(words), dtype=tf.int32)),
-        default_value=OOV)
+    def sequences(batch: np.ndarray) -> np.ndarray:
+        return vocabulary.sequences([t.decode("utf-8", errors="replace") for t in batch.reshape(-1)], maxlen)
 
-
-def tf_sequences(texts, table, maxlen: int):
-    """int32 ``[rows, maxlen]`` from a string tensor ``[rows]``, in TensorFlow ops: the rules of
-    :mod:`lowbit.pipeline.data.text` (``<br>`` variants to a space, ASCII lower case, tokens of
-    ``a-z 0-9 '`` with apostrophes stripped from both ends, ``[START] + ids``, the last ``maxlen``
-    kept, zeros in front). Equals ``Vocabulary.sequences`` on every UTF-8 text (tested)."""
-    import tensorflow as tf
-
-    text = tf.strings.regex_replace(texts, r"<[bB][rR][ \t\n\v\f\r]*/?[ \t\n\v\f\r]*>", " ")
-    text = tf.strings.lower(text)  # encoding "": ASCII letters only, like the Java port
-    text = tf.strings.regex_replace(text, r"[^a-z0-9']+", " ")
-    tokens = tf.strings.split(text)  # ragged [rows, (tokens)]
-    tokens = tf.ragged.map_flat_values(tf.strings.regex_replace, tokens, r"^'+|'+$", "")
-    tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
-    ids = tf.ragged.map_flat_values(table.lookup, tokens)
-    rows = tf.shape(ids.row_lengths())[0]
-    ids = tf.concat([tf.RaggedTensor.from_tensor(tf.fill([rows, 1], START)), ids], axis=1)[:, -maxlen:]
-    pad = maxlen - ids.row_lengths()
-    zeros = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(pad)], PAD), pad)
-    return tf.concat([zeros, ids], axis=1).to_tensor(shape=[None, maxlen])
+    rows = tf.numpy_function(sequences, [texts], tf.int32, stateful=False)
+    rows.set_shape([None, maxlen])
+    return rows

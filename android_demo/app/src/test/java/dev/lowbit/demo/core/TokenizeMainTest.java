@@ -92,7 +92,7 @@ public class TokenizeMainTest {
     }
 
     @Test
-    public void validUtf8NonAsciiSeparatesTokens() throws IOException {
+    public void validUtf8NonAsciiWordsAndEmoji() throws IOException {
         assertEquals("0 0 1 2 4\n", sequences("caf\u00E9 movie\uD83D\uDE00\n".getBytes(StandardCharsets.UTF_8)));
     }
 

@@ -48,7 +48,7 @@ public class TokenizerTest {
         assertTokens("a<p>b", "a", "p", "b");
         assertTokens("<br", "br");
         assertTokens("<br /", "br");
-        assertTokens("a<\uFF42r>b", "a", "r", "b");
+        assertTokens("a<\uFF42r>b", "a", "\uFF42r", "b"); // a fullwidth b is a letter, not a break
     }
 
     @Test
@@ -72,20 +72,40 @@ public class TokenizerTest {
     }
 
     @Test
-    public void everyNonAsciiCharacterSeparatesAndIsNeverLowerCased() {
-        assertTokens("Caf\u00E9 au lait", "caf", "au", "lait");
-        assertTokens("\u00C9T\u00C9", "t");
-        assertTokens("na\u00EFve", "na", "ve");
-        assertTokens("stra\u00DFe", "stra", "e");
-        assertTokens("\u0130stanbul", "stanbul");
-        assertTokens("\u212Aelvin", "elvin");
-        assertTokens("\uFF21\uFF22\uFF23");
+    public void lettersOfEveryScriptAreKeptAndLowerCased() {
+        assertTokens("Caf\u00E9 au lait", "caf\u00E9", "au", "lait");
+        assertTokens("\u00C9T\u00C9 na\u00EFve stra\u00DFe", "\u00E9t\u00E9", "na\u00EFve", "stra\u00DFe");
+        assertTokens("\u041F\u0440\u0438\u0432\u0435\u0442, \u043C\u0438\u0440!", "\u043F\u0440\u0438\u0432\u0435\u0442", "\u043C\u0438\u0440");
+        assertTokens("\u0939\u093F\u0928\u094D\u0926\u0940", "\u0939\u093F\u0928\u094D\u0926\u0940"); // vowel signs are marks
+        assertTokens("\u0661\u0662 12", "\u0661\u0662", "12"); // Arabic-Indic digits
+        assertTokens("\uFF21\uFF22\uFF23", "\uFF41\uFF42\uFF43"); // fullwidth letters
+    }
+
+    @Test
+    public void simpleLowerCaseMappingsOnly() {
+        assertTokens("\u0130stanbul", "istanbul"); // not i + combining dot
+        assertTokens("\u039F\u0394\u039F\u03A3", "\u03BF\u03B4\u03BF\u03C3"); // no final sigma
+        assertTokens("\u212Aelvin", "kelvin");
+        assertTokens("\u1E9E", "\u00DF");
+    }
+
+    @Test
+    public void decomposedTextIsComposedFirst() {
+        assertEquals(Tokenizer.tokenize("caf\u00E9"), Tokenizer.tokenize("cafe\u0301"));
+    }
+
+    @Test
+    public void hanAndKanaCharactersAreTokensByThemselves() {
+        assertTokens("\u79C1\u306F\u30B3\u30FC\u30D2\u30FC", "\u79C1", "\u306F", "\u30B3", "\u30FC", "\u30D2", "\u30FC");
+        assertTokens("ab\u4E2Dcd", "ab", "\u4E2D", "cd");
+        assertTokens("\uD840\uDC00x", "\uD840\uDC00", "x"); // U+20000, outside the BMP
     }
 
     @Test
     public void surrogatesAndEmojiSeparate() {
         assertTokens("great\uD83D\uDE00movie", "great", "movie");
         assertTokens("a\uD83Db", "a", "b");
+        assertTokens("\uD835\uDD18x", "\uD835\uDD18x"); // a letter outside the BMP is one letter
         assertTokens("a\uDE00b", "a", "b");
         assertTokens("\uD83D\uDE00");
     }
