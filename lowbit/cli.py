@@ -66,7 +66,8 @@ def _user_options(args) -> dict:
             raise ValueError("--keep-float goes with --model/--data")
         return {}
     return dict(model=args.model, data=args.data, loss=args.loss, metric=args.metric,
-                keep_float=list(args.keep_float), vocab_size=args.vocab_size, max_tokens=args.max_tokens)
+                keep_float=list(args.keep_float), vocab_size=args.vocab_size, max_tokens=args.max_tokens,
+                max_text_mb=args.max_text_mb)
 
 
 def _cmd_train(args) -> int:
@@ -337,6 +338,8 @@ def _add_user_options(p) -> None:
                    help="layers to leave float (their weights are not quantized)")
     g.add_argument("--vocab-size", type=_positive_int, default=20_000, help="text folder: vocabulary size")
     g.add_argument("--max-tokens", type=_positive_int, default=80, help="text folder: tokens per text")
+    g.add_argument("--max-text-mb", type=_positive_float, metavar="MB",
+                   help="text folder: the largest file read, in MB (default 10; each file is one example)")
 
 
 def _add_distribution_options(p, strategies) -> None:

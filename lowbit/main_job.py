@@ -58,7 +58,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         finetune_learning_rate: float = recipe.FINETUNE_LEARNING_RATE,
         android=None, deploy_scheme: str = "tc", eval_limit: int | None = None, eval_runs: int = 500,
         schemes=QUANTIZED, batch_size: int = 64, patience: int | None = None, model=None, data=None, loss=None, metric=None,
-        keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, memory_probe: bool = True,
+        keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, max_text_mb: float | None = None,
+        memory_probe: bool = True,
         tflite_bits: int | None = None, apk=None, strategy: str = "default", input: str = "memory",
         cluster_timeout: float = CONNECT_TIMEOUT, progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
@@ -98,7 +99,8 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
                   data_dir=data_dir, strategy=strategy, input=input)
     if user:
         common.update(model=None if model is None else str(model), data=str(data), loss=loss, metric=metric,
-                      keep_float=list(keep_float), vocab_size=vocab_size, max_tokens=max_tokens)
+                      keep_float=list(keep_float), vocab_size=vocab_size, max_tokens=max_tokens,
+                      max_text_mb=max_text_mb)
     float_epochs = epochs if epochs is not None else (0 if model is not None else chosen.epochs)
     if model is not None and learning_rate is None:  # the user's own optimizer setting, when saved
         from lowbit.models.user import saved_learning_rate

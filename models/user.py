@@ -65,6 +65,7 @@ class UserSpec:
     labels: list[str] | None = None  # text: the label names by class id
     vocab_size: int | None = None  # text
     max_tokens: int | None = None  # text
+    max_text_mb: float | None = None  # text: the largest file read (None: the default limit)
     output_units: int | None = None  # the last axis of the model's output
     keep_float: list[str] = field(default_factory=list)
 
@@ -175,7 +176,7 @@ def default_text_model(*, vocab_size: int, max_tokens: int, n_labels: int):
 
 
 def resolve(*, data, model=None, loss=None, metric=None, vocab_size: int = 20_000, max_tokens: int = 80,
-            keep_float=()) -> UserSpec:
+            keep_float=(), max_text_mb: float | None = None) -> UserSpec:
     """The :class:`UserSpec` of these options, the model file and the data; ``ValueError`` (one
     line) when they do not fit together."""
     from lowbit.pipeline.data import user as user_data
@@ -187,6 +188,9 @@ def resolve(*, data, model=None, loss=None, metric=None, vocab_size: int = 20_00
     if not text and data_path.suffix != ".npz":
         raise ValueError(f"data {data_path}: expected an .npz file or a text folder (DATA/{{train,test}}/<label>/*.txt)")
     labels = user_data.text_labels(data_path) if text else None
+    for split in user_data.TEXT_SPLITS if text else ():  # links and sizes, before any work (stat only)
+        user_data.text_files(data_path, split, labels,
+                             max_text_mb=user_data.MAX_TEXT_MB if max_text_mb is None else max_text_mb)
     if model is None:
         if not text:
             raise ValueError("--data with an .npz needs --model: lowbit has a default model for text folders only")
@@ -225,7 +229,7 @@ def resolve(*, data, model=None, loss=None, metric=None, vocab_size: int = 20_00
                     model=None if model is None else str(Path(model).resolve()), model_sha256=sha,
                     labels=labels, vocab_size=vocab_size if text else None,
                     max_tokens=max_tokens if text else None, output_units=int(output_units or 1),
-                    keep_float=list(keep_float))
+                    keep_float=list(keep_float), max_text_mb=max_text_mb if text else None)
 
 
 def _check_text_model(path: Path, model, vocab_size: int, max_tokens: int) -> None:
@@ -329,12 +333,18 @@ def score(spec: UserSpec, truth: np.ndarray, outputs: np.ndarray) -> float:
     return float(np.mean(decisions(spec, outputs) == truth_labels(spec, truth)))
 
 
+def _max_text_mb(spec: UserSpec) -> float:
+    from lowbit.pipeline.data import user as user_data
+
+    return user_data.MAX_TEXT_MB if spec.max_text_mb is None else spec.max_text_mb
+
+
 def splits_of(spec: UserSpec, *, limit=None, seed: int = 0):
     from lowbit.pipeline.data import user as user_data
 
     if spec.inputs == "text":
         return user_data.text_folder_splits(spec.data, seed=seed, limit=limit, vocab_size=spec.vocab_size,
-                                            max_tokens=spec.max_tokens)
+                                            max_tokens=spec.max_tokens, max_text_mb=_max_text_mb(spec))
     return user_data.npz_splits(spec.data, seed=seed, limit=limit)
 
 
@@ -344,7 +354,7 @@ def streams_of(spec: UserSpec, *, limit=None, seed: int = 0):
 
     if spec.inputs == "text":
         return user_data.text_folder_streams(spec.data, seed=seed, limit=limit, vocab_size=spec.vocab_size,
-                                             max_tokens=spec.max_tokens)
+                                             max_tokens=spec.max_tokens, max_text_mb=_max_text_mb(spec))
     return user_data.npz_streams(spec.data, seed=seed, limit=limit)
 
 
@@ -397,7 +407,7 @@ def _keras_loss(spec: UserSpec):
 def _test_texts(spec: UserSpec):
     from lowbit.pipeline.data import user as user_data
 
-    test = user_data.read_texts(spec.data, "test", spec.labels)
+    test = user_data.read_texts(spec.data, "test", spec.labels, max_text_mb=_max_text_mb(spec))
     return test.texts, user_data.label_targets(test.label_ids, len(spec.labels))
 
 

@@ -239,3 +239,17 @@ def test_a_logits_text_model_predicts_probabilities_and_is_kept_out_of_the_app(t
     (tmp_path / "app" / "app" / "src" / "main").mkdir(parents=True)
     with pytest.raises(ValueError, match="outputs logits"):
         android.bundle(run, tmp_path / "app")
+
+
+def test_a_text_folder_with_a_file_over_the_limit_is_refused_before_any_work_unless_raised(tmp_path, capsys):
+    from lowbit import cli
+
+    for split, label in (("train", "a"), ("train", "b"), ("test", "a")):
+        (tmp_path / "c" / split / label).mkdir(parents=True)
+        (tmp_path / "c" / split / label / "0.txt").write_text("some words")
+    (tmp_path / "c" / "train" / "b" / "1.txt").write_bytes(b"x" * 1_500_000)
+    assert cli.main(["run", "--data", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--max-text-mb", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "1.txt: 1,500,000 bytes, over the 1 MB limit" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    assert user.resolve(data=tmp_path / "c", max_text_mb=2).max_text_mb == 2

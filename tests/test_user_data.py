@@ -236,3 +236,79 @@ def test_streamed_text_folder_cache_follows_the_files(tmp_path):
     second = user.text_folder_streams(root, cache=tmp_path / "cache")
     assert second.train.files != first.train.files and "great" in second.records.vocabulary.tokens
     assert second.size("train") + second.size("val") == 11
+
+
+# ---------------------------------------------------------------- text folders: hostile files
+
+
+def _corpus(root):
+    return text_folder(root, {("train", "neg"): ["bad film"] * 4, ("train", "pos"): ["good film"] * 4,
+                              ("test", "neg"): ["bad"], ("test", "pos"): ["good"]})
+
+
+def _link_file(root, outside):
+    (root / "train" / "pos" / "9.txt").symlink_to(outside / "secret.txt")
+
+
+def _link_label(root, outside):
+    (outside / "9.txt").write_text("elsewhere")
+    (root / "train" / "leak").symlink_to(outside, target_is_directory=True)
+
+
+def _link_split(root, outside):
+    import shutil
+
+    shutil.move(root / "test", outside / "test")
+    (root / "test").symlink_to(outside / "test", target_is_directory=True)
+
+
+def _big(root, _):
+    (root / "train" / "pos" / "9.txt").write_text("word " * 400)  # 2,000 bytes; the limit here: 1,000
+
+
+def _latin1(root, _):
+    for k in range(5):
+        (root / "train" / "neg" / f"l{k}.txt").write_bytes("très café".encode("latin-1"))
+
+
+def _binary(root, _):
+    (root / "test" / "pos" / "9.txt").write_bytes(b"\x00\x01\x02PNG\x00 garbage")
+
+
+HOSTILE_FOLDERS = {
+    "a file linked from outside": (_link_file, r"train/pos/9.txt: a link to .*secret.txt, outside .*copy the file in"),
+    "a label folder linked from outside": (_link_label, r"train/leak: a link to .*outside"),
+    "the test folder linked from outside": (_link_split, r"test: a link to .*outside"),
+    "a file over the size limit": (_big, r"9.txt: 2,000 bytes, over the 0.001 MB limit for one text.*--max-text-mb"),
+    "files that are not UTF-8": (_latin1, r"5 file\(s\) are not UTF-8 text: train/neg/l0.txt \(invalid UTF-8 at byte "
+                                          r"2\); .*l1.txt.*l2.txt.* and 2 more; convert them"),
+    "a binary file": (_binary, r"1 file\(s\) are not UTF-8 text: test/pos/9.txt \(a NUL byte at character 0 \(binary"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_FOLDERS))
+@pytest.mark.parametrize("input", ["memory", "stream"])
+def test_hostile_text_folders_are_refused_in_one_line_and_leave_no_records(tmp_path, case, input):
+    """Before this check a link's target was read into vocab.txt, a 1 GB file read whole (2.8 GB
+    RSS) and binary or Latin-1 files used as mojibake; now each is refused, streamed or not."""
+    make, message = HOSTILE_FOLDERS[case]
+    root, outside = _corpus(tmp_path / "c"), tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("password hunter2")
+    make(root, outside)
+    load = user.text_folder_splits if input == "memory" else \
+        lambda r, **kw: user.text_folder_streams(r, cache=tmp_path / "cache", **kw)
+    with pytest.raises(ValueError, match=message) as raised:
+        load(root, max_text_mb=0.001) if case == "a file over the size limit" else load(root)
+    assert "\n" not in str(raised.value)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("meta.json"))
+
+
+def test_links_inside_the_folder_are_read_and_a_raised_limit_reads_a_big_file(tmp_path):
+    root = _corpus(tmp_path / "c")
+    (root / "train" / "pos" / "9.txt").symlink_to(root / "train" / "pos" / "0.txt")
+    (root / "train" / "neg" / "9.txt").write_text("dreadful " * 200)
+    with pytest.raises(ValueError, match="over the 0.001 MB limit"):
+        user.text_folder_splits(root, max_text_mb=0.001)
+    splits = user.text_folder_splits(root, max_text_mb=0.01)
+    assert splits.size("train") + splits.size("val") == 10

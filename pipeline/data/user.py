@@ -7,8 +7,11 @@
   ``ValueError`` naming the array.
 * **text folder**: ``DATA/{train,test}/<label>/*.txt`` (the IMDB tarball's layout), any number of
   labels (at least two), each one a non-empty folder in ``train``; ``test`` may lack a label but
-  holds no label ``train`` has not. Label ids follow the sorted folder names; texts are read as
-  UTF-8 (invalid bytes replaced), files in name order. The vocabulary comes from the training split
+  holds no label ``train`` has not. Label ids follow the sorted folder names; files in name order.
+  Refused in one line, before any text is used: a file, label folder or split folder that is a
+  link leading outside the folder (its words would land in ``vocab.txt``); a file over
+  ``max_text_mb`` (default :data:`MAX_TEXT_MB`; one file is one example, read whole); files that
+  are not UTF-8 text (invalid UTF-8 or NUL bytes: binary), counted, the first ones named. The vocabulary comes from the training split
   only and the sequences are those of :mod:`lowbit.pipeline.data.text` (the Android app tokenizes
   identically). Two labels give float ``y`` in {0, 1} (a sigmoid output), more give int32 ids.
 
@@ -36,6 +39,7 @@ from lowbit.pipeline.data.text import Vocabulary, tokenize
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 TEXT_SPLITS = ("train", "test")
+MAX_TEXT_MB = 10  # per text file; --max-text-mb raises it
 
 
 def is_text_folder(path) -> bool:
@@ -279,6 +283,7 @@ def text_labels(root) -> list[str]:
         if not (root / split).is_dir():
             raise ValueError(f"{root} has no {split}/ folder; a text corpus is "
                              f"{root}/{{train,test}}/<label>/*.txt")
+        _check_inside(root, root / split)
     labels = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if len(labels) < 2:
         raise ValueError(f"{root}/train has {len(labels)} label folder(s) ({', '.join(labels) or 'none'}); "
@@ -292,26 +297,88 @@ def text_labels(root) -> list[str]:
     return labels
 
 
-def text_files(root, split: str, labels: list[str]) -> list[tuple[Path, int]]:
-    """``(file, label id)`` of every text of one split, labels in ``labels``' order, files by name."""
+def text_files(root, split: str, labels: list[str], *, max_text_mb: float = MAX_TEXT_MB) -> list[tuple[Path, int]]:
+    """``(file, label id)`` of every text of one split, labels in ``labels``' order, files by name;
+    ``ValueError`` for a link leading outside ``root`` and for a file over ``max_text_mb``."""
+    root = Path(root)
     files = []
     for k, label in enumerate(labels):
-        folder = Path(root) / split / label
+        folder = root / split / label
         if folder.is_dir():
-            files.extend((file, k) for file in sorted(folder.glob("*.txt")))
+            _check_inside(root, folder)
+            for file in sorted(folder.glob("*.txt")):
+                _check_inside(root, file)
+                size = file.stat().st_size
+                if size > max_text_mb * 1e6:
+                    raise ValueError(f"{file}: {size:,} bytes, over the {max_text_mb:g} MB limit for one text "
+                                     "(each file is one example, read whole); split it into texts, or raise "
+                                     "--max-text-mb")
+                files.append((file, k))
     if not files:
         raise ValueError(f"{root}/{split} holds no .txt file under any label folder")
     return files
 
 
+def _check_inside(root: Path, path: Path) -> None:
+    """``ValueError`` unless ``path`` (through any links) lies inside ``root`` (through its own)."""
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ValueError(f"{path}: a link to {target}, outside {root}; lowbit reads only what lies in the data "
+                         "folder (copy the file in instead)")
+
+
+class NotText(ValueError):
+    """A file of a text folder that is not UTF-8 text."""
+
+
 def read_text(file: Path) -> str:
-    return file.read_bytes().decode("utf-8", errors="replace")
+    """The UTF-8 text of ``file``; :class:`NotText` for invalid UTF-8 or a NUL byte (binary data)."""
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise NotText(f"invalid UTF-8 at byte {err.start:,}") from None
+    if "\x00" in text:
+        raise NotText(f"a NUL byte at character {text.index(chr(0)):,} (binary data)")
+    return text
 
 
-def read_texts(root, split: str, labels: list[str]) -> LabelledTexts:
-    """Every text of one split (:func:`text_files`' order)."""
-    files = text_files(root, split, labels)
-    return LabelledTexts([read_text(file) for file, _ in files], np.asarray([k for _, k in files], np.int32))
+class TextReader:
+    """Reads the texts of a folder one by one and collects the files that are not text, so that
+    one error can name them all (:meth:`check`) instead of the first alone."""
+
+    SHOWN = 3
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.rejected: list[tuple[Path, str]] = []
+
+    def read(self, file: Path) -> str:
+        try:
+            return read_text(file)
+        except NotText as err:
+            self.rejected.append((file, str(err)))
+            return ""
+
+    def check(self) -> None:
+        """``ValueError`` naming the count and the first files that were not text, if any."""
+        if self.rejected:
+            shown = "; ".join(f"{file.relative_to(self.root)} ({why})" for file, why in self.rejected[:self.SHOWN])
+            more = f" and {len(self.rejected) - self.SHOWN:,} more" if len(self.rejected) > self.SHOWN else ""
+            raise ValueError(f"{self.root}: {len(self.rejected):,} file(s) are not UTF-8 text: {shown}{more}; "
+                             "convert them to UTF-8 (iconv -f latin1 -t utf-8) or remove them")
+
+
+def read_texts(root, split: str, labels: list[str], *, max_text_mb: float = MAX_TEXT_MB) -> LabelledTexts:
+    """Every text of one split (:func:`text_files`' order); ``ValueError`` for files that are not text."""
+    return _read_texts(root, text_files(root, split, labels, max_text_mb=max_text_mb))
+
+
+def _read_texts(root, files: list[tuple[Path, int]]) -> LabelledTexts:
+    reader = TextReader(root)
+    texts = [reader.read(file) for file, _ in files]
+    reader.check()
+    return LabelledTexts(texts, np.asarray([k for _, k in files], np.int32))
 
 
 def label_targets(label_ids: np.ndarray, n_labels: int) -> np.ndarray:
@@ -320,11 +387,13 @@ def label_targets(label_ids: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def text_folder_splits(root, *, seed: int = 0, limit: int | None = None, vocab_size: int = 20_000,
-                       max_tokens: int = 80) -> Splits:
+                       max_tokens: int = 80, max_text_mb: float = MAX_TEXT_MB) -> Splits:
     """Token sequences of a text folder (module docstring); ``vocab.txt`` is the run artifact."""
     _check_text_options(vocab_size, max_tokens)
     labels = text_labels(root)
-    train, test = read_texts(root, "train", labels), read_texts(root, "test", labels)
+    # every link and size of both splits checked before the first text is read
+    files = {split: text_files(root, split, labels, max_text_mb=max_text_mb) for split in TEXT_SPLITS}
+    train, test = (_read_texts(root, files[split]) for split in TEXT_SPLITS)
     train_idx, test_idx, n_val = _text_selection(root, len(train.texts), len(test.texts), limit=limit, seed=seed)
     train_texts = [train.texts[i] for i in train_idx]
     vocab = Vocabulary.build(train_texts, vocab_size)
@@ -354,13 +423,13 @@ def _text_selection(root, n_train: int, n_test: int, *, limit, seed) -> tuple:
 
 
 def text_folder_streams(root, *, seed: int = 0, limit: int | None = None, vocab_size: int = 20_000,
-                        max_tokens: int = 80, cache=None) -> "streams.StreamedSplits":
+                        max_tokens: int = 80, max_text_mb: float = MAX_TEXT_MB, cache=None) -> "streams.StreamedSplits":
     """The splits and vocabulary of ``text_folder_splits`` with the same arguments, as record
     shards of the raw texts (tokenized when read), built on first use into lowbit's cache (or
     ``cache``), keyed by the folder's listing (every file's name, size and modification time)."""
     _check_text_options(vocab_size, max_tokens)
     labels = text_labels(root)
-    files = {split: text_files(root, split, labels) for split in TEXT_SPLITS}
+    files = {split: text_files(root, split, labels, max_text_mb=max_text_mb) for split in TEXT_SPLITS}
     listing = hashlib.sha256()
     for split, items in files.items():
         for file, k in items:
@@ -372,15 +441,17 @@ def text_folder_streams(root, *, seed: int = 0, limit: int | None = None, vocab_
     if not streams.is_built(folder):
         n_train, n_test = len(files["train"]), len(files["test"])
         where = streams.destinations(n_train, n_test, *_text_selection(root, n_train, n_test, limit=limit, seed=seed))
-        _build_texts(folder, files, where, vocab_size=vocab_size, label_dtype=label_dtype)
+        _build_texts(folder, files, where, vocab_size=vocab_size, label_dtype=label_dtype, root=root)
     vocabulary = Vocabulary.load(folder / "vocab.txt")
     return streams.load(folder, streams.TextRecords(vocabulary, max_tokens, label_dtype),
                         artifacts={"vocab.txt": lambda path: vocabulary.save(Path(path))})
 
 
-def _build_texts(folder: Path, files: dict, where: dict, *, vocab_size: int, label_dtype: str) -> None:
+def _build_texts(folder: Path, files: dict, where: dict, *, vocab_size: int, label_dtype: str, root) -> None:
     """Each selected text (``where``: :func:`streams.destinations`) read once, in the folder's
-    order, into its split's shard; the vocabulary from the training and validation texts."""
+    order, into its split's shard; the vocabulary from the training and validation texts. Files
+    that are not text fail the build (nothing is left in the cache) with one error naming them."""
+    reader = TextReader(root)
     from tqdm import tqdm
 
     sizes = streams.split_sizes(where)
@@ -392,12 +463,13 @@ def _build_texts(folder: Path, files: dict, where: dict, *, vocab_size: int, lab
         for source, (codes, positions) in where.items():
             for i in np.flatnonzero(codes >= 0):
                 (file, k), split = files[source][i], streams.SPLITS[codes[i]]
-                text = read_text(file)
+                text = reader.read(file)
                 if split != "test":
                     counts.update(tokenize(text))
                 out.write(split, int(positions[i]), streams.TextRecords.example(text, k))
                 labels[split].append(k)
                 bar.update()
+        reader.check()
         Vocabulary.from_counts(counts, vocab_size).save(out.scratch / "vocab.txt")
         for split in streams.SPLITS:
             out.summarize_labels(split, labels[split], label_dtype)

@@ -77,6 +77,7 @@ class TrainConfig:
     metric: str | None = None
     vocab_size: int = 20_000
     max_tokens: int = 80
+    max_text_mb: float | None = None  # text folder: the largest file read (None: the default, 10 MB)
     keep_float: list = field(default_factory=list)  # layer names left float
     input: str = "memory"  # "stream": tf.data from record files (Task.stream_data), not arrays in memory
 
@@ -89,7 +90,8 @@ class TrainConfig:
         if self.data is None:
             raise ValueError("a user run needs --data (an .npz file or a text folder)")
         return user.resolve(data=self.data, model=self.model, loss=self.loss, metric=self.metric,
-                            vocab_size=self.vocab_size, max_tokens=self.max_tokens, keep_float=self.keep_float)
+                            vocab_size=self.vocab_size, max_tokens=self.max_tokens, keep_float=self.keep_float,
+                            max_text_mb=self.max_text_mb)
 
     def task_record(self, spec=None):
         if self.is_user:
@@ -393,9 +395,9 @@ def _check_same_artifacts(source: Path, artifacts: dict) -> None:
 # Keys of config.json that decide whether a finished run can be reused.
 REUSE_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
                   "patience", "limit", "seed", "init_from", "model", "data", "loss", "metric", "vocab_size",
-                  "max_tokens", "keep_float", "input")
+                  "max_tokens", "max_text_mb", "keep_float", "input")
 # Settings added after runs were written: what those runs did.
-_DEFAULTS_OF_OLDER_RUNS = {"input": "memory"}
+_DEFAULTS_OF_OLDER_RUNS = {"input": "memory", "max_text_mb": None}
 
 
 def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool = False,
