@@ -155,9 +155,12 @@ def load_model(path):
         model = model_files.load(path)
     except (OSError, TypeError, KeyError) as err:
         raise ValueError(f"{path}: the model does not load ({type(err).__name__}: {err})") from None
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(f"{path}: {len(model.inputs)} input(s) and {len(model.outputs)} output(s); lowbit takes "
-                         "models with one input and one output for now")
+    from lowbit.pipeline.qat import check_one_input_one_output
+
+    try:
+        check_one_input_one_output(model)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     return model
 
 
@@ -259,45 +262,69 @@ def check_data(spec: UserSpec, model, splits) -> None:
     in_dtype = model.inputs[0].dtype
     for split in ("train", "val", "test"):
         data = splits.summary(split)
+        x, y = (source_name(spec, split, part) for part in ("x", "y"))
         if data.count == 0:
             raise ValueError(f"the {split} split is empty")
         if not _fits(data.x_shape, in_shape):
-            raise ValueError(f"x_{split} has examples of shape {data.x_shape}, but the model's input is {in_shape}")
+            raise ValueError(f"{x} has examples of shape {data.x_shape}, but the model's input is {in_shape}")
         if in_dtype.is_integer and not data.x_integral:
-            raise ValueError(f"x_{split} holds fractions, but the model's input is {in_dtype.name}")
-        _check_targets(spec, split, data, out_shape)
+            raise ValueError(f"{x} holds fractions, but the model's input is {in_dtype.name}")
+        _check_targets(spec, y, data, out_shape)
         if in_dtype.is_integer:
-            _check_token_range(model, split, data)
+            _check_token_range(model, x, data)
+
+
+def source_name(spec: UserSpec, split: str, part: str) -> str:
+    """What the user calls the ``part`` ("x" or "y") of ``split`` in their data: ``x_val`` only when
+    their file has one; the validation split held out of the training one is named as such, and a
+    text folder's parts by its folders."""
+    if spec.inputs == "text":
+        what = "texts" if part == "x" else "labels"
+        return {"train": f"the {what} of train/", "val": f"the {what} of train/ held out for validation",
+                "test": f"the {what} of test/"}[split]
+    if split == "val" and not _has_own_validation(spec.data):
+        return f"{part}_train (the part held out for validation)"
+    return f"{part}_{split}"
+
+
+def _has_own_validation(path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "x_val.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _fits(shape, expected) -> bool:
     return len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
 
 
-def _check_targets(spec: UserSpec, split: str, data, out_shape) -> None:
+def _check_targets(spec: UserSpec, y: str, data, out_shape) -> None:
     loss_kind, units = spec.kind, out_shape[-1] if out_shape else 1
     expected = out_shape[:-1] if loss_kind == "sparse" else out_shape
     shape = data.y_shape
     if loss_kind == "sparse" and shape[-1:] == (1,) and len(shape) == len(out_shape):
         shape = shape[:-1]
     if not (_fits(shape, expected) or (loss_kind in ("binary", "regression") and _fits(shape + (1,), expected))):
-        raise ValueError(f"y_{split} has targets of shape {data.y_shape}, but the model's output {out_shape} "
+        raise ValueError(f"{y} has targets of shape {data.y_shape}, but the model's output {out_shape} "
                          f"with loss {spec.loss} needs {expected}")
     if loss_kind == "binary" and not data.y_binary:
-        raise ValueError(f"y_{split} holds values other than 0 and 1, but loss binary_crossentropy needs 0/1 labels")
+        raise ValueError(f"{y} holds values other than 0 and 1, but loss binary_crossentropy needs 0/1 labels")
     if loss_kind == "sparse" and (not data.y_integral or data.y_min < 0 or data.y_max >= units):
-        raise ValueError(f"y_{split} holds labels from {_number(data.y_min)} to {_number(data.y_max)}, outside "
+        raise ValueError(f"{y} holds labels from {_number(data.y_min)} to {_number(data.y_max)}, outside "
                          f"the output's range 0..{units - 1}")
     if loss_kind == "categorical" and not data.y_rows_sum_to_one:
-        raise ValueError(f"y_{split} rows do not sum to 1, but loss categorical_crossentropy needs one-hot targets")
+        raise ValueError(f"{y} rows do not sum to 1, but loss categorical_crossentropy needs one-hot targets")
 
 
-def _check_token_range(model, split: str, data) -> None:
+def _check_token_range(model, x: str, data) -> None:
     from lowbit.pipeline.keras2 import keras
 
     embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
     if embeddings and (data.x_min < 0 or data.x_max >= embeddings[0].input_dim):
-        raise ValueError(f"x_{split} holds ids from {_number(data.x_min)} to {_number(data.x_max)}, outside the "
+        raise ValueError(f"{x} holds ids from {_number(data.x_min)} to {_number(data.x_max)}, outside the "
                          f"embedding's 0..{embeddings[0].input_dim - 1}")
 
 

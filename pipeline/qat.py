@@ -217,6 +217,14 @@ def _assign_inner(layer, quantized_vars, quantized: list, rest: list) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
+def check_one_input_one_output(model) -> None:
+    """``ValueError`` unless ``model`` has one input and one output: what both exporters write
+    and every command takes (the CLI refused a two-input model that this module used to train)."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s); lowbit takes models "
+                         "with one input and one output for now")
+
+
 def _check_plain_model(model) -> None:
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
@@ -224,6 +232,7 @@ def _check_plain_model(model) -> None:
         raise ValueError("only Sequential and functional models can be quantized (not subclassed)")
     if not model.built:
         raise ValueError("the model must be built (give it an Input or call model.build)")
+    check_one_input_one_output(model)
     for layer in model.layers:
         if isinstance(layer, (keras.Model, _QuantizeWrapper)):
             raise ValueError(

@@ -160,3 +160,13 @@ def test_finite_rows_give_strict_json_and_an_overflowing_output_is_null(tensor_a
     code, out, _ = predict_npz(tensor_artifacts["overflow", fmt], tmp_path / "big.npz")
     rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"not JSON: {c}")) for line in out.splitlines()]
     assert code == 0 and rows == [{"row": 0, "outputs": [None]}, {"row": 1, "outputs": [None]}]
+
+
+def test_without_a_manifest_the_labels_are_class_ids_not_imdbs_names(converted_runs, tmp_path):
+    """An artifact copied away from its run keeps no record of its task: another task's names
+    ("positive"/"negative") would be a confident wrong answer."""
+    for name in ("model.tflite", "vocab.txt"):
+        (tmp_path / name).write_bytes((converted_runs["tc"] / name).read_bytes())
+    code, out, _ = predict(tmp_path / "model.tflite", "a fine film", "a dreadful film")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["label"] for r in rows] == [("1" if r["score"] > 0.5 else "0") for r in rows]

@@ -226,3 +226,7 @@ def test_bad_models_and_options_are_rejected():
     qat = lowbit.quantize_model(BUILDERS["lstm"](), "tc")
     with pytest.raises(ValueError, match="already-quantized"):
         lowbit.quantize_model(qat, "tc")
+    a, b = keras.Input((4, 2)), keras.Input((4, 2))
+    two_inputs = keras.Model([a, b], L.Dense(1)(L.LSTM(3)(L.Concatenate()([a, b]))))
+    with pytest.raises(ValueError, match=r"2 input\(s\) and 1 output\(s\); lowbit takes models with one input"):
+        lowbit.quantize_model(two_inputs, "tc")  # what the CLI refuses, the API refuses

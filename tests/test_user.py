@@ -104,6 +104,17 @@ def test_data_that_does_not_fit_the_model_names_both_shapes(tmp_path, overrides,
         user.check_data(spec, task.build(), getattr(task, loader)())
 
 
+def test_errors_name_the_arrays_the_users_file_has(tmp_path):
+    """Validation held out of x_train was called x_val, which the user's file does not have."""
+    spec = lambda path, inputs="tensors": user.UserSpec(data=str(path), inputs=inputs, loss="mse", metric="mse")
+    held_out = spec(data(tmp_path / "d.npz"))
+    own = spec(data(tmp_path / "v.npz", x_val=np.zeros((4, 6, 3), np.float32), y_val=np.zeros(4, np.int32)))
+    assert [user.source_name(held_out, s, "y") for s in ("train", "val", "test")] == [
+        "y_train", "y_train (the part held out for validation)", "y_test"]
+    assert user.source_name(own, "val", "x") == "x_val"
+    assert user.source_name(spec(tmp_path, "text"), "val", "y") == "the labels of train/ held out for validation"
+
+
 def test_token_ids_outside_the_embedding_are_refused(tmp_path, loader):
     inp = keras.Input((5,), dtype="int32")
     model = keras.Model(inp, L.Dense(1, activation="sigmoid")(L.GRU(3)(L.Embedding(10, 4)(inp))))

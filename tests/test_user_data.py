@@ -312,3 +312,58 @@ def test_links_inside_the_folder_are_read_and_a_raised_limit_reads_a_big_file(tm
         user.text_folder_splits(root, max_text_mb=0.001)
     splits = user.text_folder_splits(root, max_text_mb=0.01)
     assert splits.size("train") + splits.size("val") == 10
+
+
+TERMINATED_BUILD = """
+import sys, time
+from pathlib import Path
+from lowbit.pipeline.data import user
+read = user.read_text
+def slow(file):
+    Path(sys.argv[3]).touch()  # the build is under way
+    time.sleep(0.5)
+    return read(file)
+user.read_text = slow
+user.text_folder_streams(sys.argv[1], cache=sys.argv[2])
+"""
+
+
+def test_a_terminated_stream_build_leaves_nothing_and_a_dead_builders_scratch_is_removed(tmp_path):
+    """SIGTERM during a text folder's build left its scratch folder (1.6 GB for a big folder)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = _corpus(tmp_path / "c")
+    cache, ready = tmp_path / "cache", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", TERMINATED_BUILD, str(root), str(cache), str(ready)])
+    deadline = time.monotonic() + 120
+    while not ready.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), "the build never started"
+    assert list(cache.glob("texts-*.tmp-*"))  # its scratch folder, mid-build
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == 143
+    assert list(cache.iterdir()) == []
+    import shutil
+
+    user.text_folder_streams(root, cache=cache)
+    (built,) = cache.iterdir()
+    shutil.rmtree(built)
+    (cache / f"{built.name}.tmp-999999999").mkdir()  # a builder that was SIGKILLed: its pid is gone
+    user.text_folder_streams(root, cache=cache)
+    assert [p.name for p in cache.iterdir()] == [built.name]
+
+
+def test_an_npz_declaring_more_than_memory_holds_is_refused_before_loading(tmp_path, monkeypatch):
+    """A 6.9 MB file declaring 1.5 GB took 5.1 GB of memory to load, unasked."""
+    path = npz(tmp_path / "d.npz", x_train=np.zeros((2_000, 500), np.float32), y_train=np.zeros(2_000, np.int32))
+    monkeypatch.setattr(user, "available_memory", lambda: 10_000_000)
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("loaded"))
+    with pytest.raises(ValueError, match=r"d.npz: its arrays hold 4.0 MB, about 14.0 MB at the peak of loading them, "
+                                         r"more than the 10.0 MB this machine has available; use --input stream"):
+        user.npz_splits(path)
+    monkeypatch.undo()
+    assert user.available_memory() > 0
+    assert len(user.npz_splits(path).x_train) == 1_800

@@ -15,8 +15,10 @@ One JSON object per input, in input order::
 for a two-label model (one sigmoid output; IMDB: ``positive`` when ``score > 0.5``, else
 ``negative``), and for more labels (softmax) ``"label"`` is the most probable one, ``"score"`` its
 probability and ``"scores"`` every label's probability by name. The label names are the task's
-(the manifest's record of the run). ``tokens`` counts every token of the text, in or out of the
-vocabulary, before the sequence keeps the last ones. Any text is valid: empty, only unknown
+(the manifest's record of the run); an artifact without a manifest beside it has none, and its
+labels are the class ids as strings ("0", "1", ...), never another task's names. ``tokens``
+counts every token of the text, in or out of the vocabulary, before the sequence keeps the last
+ones. Any text is valid: empty, only unknown
 words, megabytes long, emoji; input read as bytes has invalid UTF-8 replaced by U+FFFD. Should the
 model give a score that is not finite, ``score`` and ``label`` are ``null``.
 
@@ -61,7 +63,10 @@ class Predictor:
             raise artifacts.ArtifactError(f"{artifact.path}: input {shape} of {self.runner.input_dtype} "
                                           "is not a token sequence; not a text model (use --npz for arrays)")
         self.seq_len = int(shape[1])
-        self.labels = list(task.labels) if task is not None and task.labels else ["negative", "positive"]
+        width = int(np.prod([d or 1 for d in self.runner.output_shape[1:]]))
+        # without the manifest's record of the task the names are unknown: the class ids stand for them
+        self.labels = list(task.labels) if task is not None and task.labels else \
+            [str(k) for k in range(2 if width == 1 else width)]
         self.width = 1 if len(self.labels) == 2 else len(self.labels)  # one sigmoid, or a score per label
         # a model trained on logits (from_logits=True) gets its sigmoid / softmax here
         self.from_logits = bool(task is not None and task.user is not None and task.user.from_logits)

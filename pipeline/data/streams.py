@@ -227,7 +227,9 @@ class ShardWriter:
     """Writes a stream folder of ``sizes`` examples per split: :meth:`write` puts a serialized
     record in its shard, :meth:`summarize` adds examples to the split's summary; leaving the
     ``with`` block without an error writes ``meta.json`` and renames the folder into place, with
-    one its contents are deleted."""
+    one its contents are deleted. SIGTERM inside the block is such an error (exit status 143 after
+    the cleanup; before, a terminated build left gigabytes in the cache), and a scratch folder of a
+    builder that died unclean (SIGKILL, power loss) is removed by the next builder of that stream."""
 
     def __init__(self, folder: Path, sizes: dict):
         self.folder, self.sizes = Path(folder), dict(sizes)
@@ -241,8 +243,12 @@ class ShardWriter:
     def __enter__(self):
         import tensorflow as tf
 
+        for stale in self.folder.parent.glob(f"{self.folder.name}.tmp-*") if self.folder.parent.is_dir() else ():
+            if not _alive(stale.name.rsplit("-", 1)[-1]):
+                shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.scratch.mkdir(parents=True)
+        self._terminate = _raise_on_sigterm()
         self.writers = {s: [tf.io.TFRecordWriter(str(self.scratch / n)) for n in self.names[s]] for s in self.sizes}
         return self
 
@@ -261,6 +267,7 @@ class ShardWriter:
 
     def __exit__(self, kind, err, tb):
         try:
+            _restore_sigterm(self._terminate)
             for writers in self.writers.values():
                 for writer in writers:
                     writer.close()
@@ -281,6 +288,41 @@ class ShardWriter:
             return False
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    """Whether the process ``pid`` (a folder name's suffix) may still be running."""
+    if not pid.isdigit():
+        return True  # not one of ours: leave it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _raise_on_sigterm():
+    """Make SIGTERM raise ``SystemExit(143)`` here (so ``finally`` blocks run); the previous
+    handler, or None off the main thread (where signals cannot be handled)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, terminate)
+
+
+def _restore_sigterm(previous) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def imdb_streams(data_dir=None, *, limit: int | None = None, seed: int = 0, vocab_size: int = 20_000,
