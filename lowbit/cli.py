@@ -143,7 +143,8 @@ def _cmd_evaluate(args) -> int:
     from lowbit.deploy.evaluation.evaluate import evaluate
 
     report = evaluate(args.run_dirs, out_dir=args.out, baseline=args.baseline, data_dir=args.data_dir,
-                      limit=args.limit, runs=args.runs, warmup=args.warmup, jobs=args.jobs)
+                      limit=args.limit, runs=args.runs, warmup=args.warmup, jobs=args.jobs,
+                      quality_target=_fraction(args.quality_target))
     _print_report(report)
     print(f"\nwrote {args.out}/report.json, report.md and {len(report['figures'])} plots")
     return 0
@@ -206,7 +207,8 @@ def _cmd_run(args) -> int:
                           schemes=args.schemes, batch_size=args.batch_size, patience=args.patience,
                           finetune_learning_rate=args.learning_rate or recipe.FINETUNE_LEARNING_RATE,
                           tflite_bits=args.tflite_weights, apk=args.apk, strategy=args.strategy,
-                          input=args.input, cluster_timeout=args.cluster_timeout, **user)
+                          input=args.input, cluster_timeout=args.cluster_timeout,
+                          quality_target=_fraction(args.quality_target), **user)
     if result["report"] is None:  # a multi-worker job's worker other than the chief: training only
         print(f"trained {', '.join(result['runs'])}; the chief converts, evaluates and deploys")
         return 0
@@ -286,6 +288,13 @@ def _print_report(report: dict) -> None:
     failed = [c for c in report["checks"] if not c["passed"]]
     print(f"\ntargets: {len(report['checks']) - len(failed)} of {len(report['checks'])} met"
           + "".join(f"\n  missed: {c['artifact']}: {c['check']} ({c['value']})" for c in failed))
+    if report.get("advice"):
+        print(f"behind {report['baseline']}:" + "".join(f"\n  {line}" for line in report["advice"]))
+
+
+def _fraction(points: float | None) -> float | None:
+    """--quality-target's points (or percent) as the fraction a report holds."""
+    return None if points is None else points / 100
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -457,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="train on this many examples only (quick checks)")
     p.add_argument("--eval-limit", type=_positive_int, help="evaluate on a sample of this many test examples")
     p.add_argument("--eval-runs", type=_positive_int, default=500, help="timed runs per artifact")
+    p.add_argument("--quality-target", type=_positive_float, metavar="POINTS",
+                   help="how far a quantized scheme's test quality may fall behind float's: accuracy points "
+                   "(default 2) or, for mse/mae, percent (default 10); the report names every scheme behind it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--android", help="the Android demo project (default: the repository's android_demo)")
     p.add_argument("--deploy-scheme", choices=SCHEMES, default="tc",
@@ -498,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="measure quality on a seeded sample of this many "
                    "test examples instead of the full test split")
     p.add_argument("--runs", type=_positive_int, default=500, help="timed runs per artifact and thread count")
+    p.add_argument("--quality-target", type=_positive_float, metavar="POINTS",
+                   help="how far a quantized scheme's test quality may fall behind float's: accuracy points "
+                   "(default 2) or, for mse/mae, percent (default 10); the report names every scheme behind it")
     p.add_argument("--warmup", type=int, default=30, help="untimed runs per artifact first")
     p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                    help="measure quality in N processes, each on a contiguous part of the test split (the same "

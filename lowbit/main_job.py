@@ -61,13 +61,16 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         keep_float=(), vocab_size: int = 20_000, max_tokens: int = 80, max_text_mb: float | None = None,
         memory_probe: bool = True,
         tflite_bits: int | None = None, apk=None, strategy: str = "default", input: str = "memory",
-        cluster_timeout: float = CONNECT_TIMEOUT, progress: bool = True) -> dict:
+        cluster_timeout: float = CONNECT_TIMEOUT, quality_target: float | None = None,
+        progress: bool = True) -> dict:
     """Run every stage (module docstring); returns ``{"runs": ..., "report": ..., "deployed": ...}``.
 
     ``data`` (and optionally ``model``) runs a user's own model and data instead of ``task``
     (:mod:`lowbit.models.user`): ``epochs`` float epochs (default 0 with a model: its weights are
-    the baseline; the preset's without one) at ``learning_rate`` (default: the learning rate saved
-    with the model's optimizer, else lowbit's recipe), ``finetune_epochs`` QAT epochs per scheme.
+    the baseline; without one, until validation stops improving within
+    ``recipe.USER_STEP_BUDGET`` steps) at ``learning_rate`` (default: the learning rate saved with
+    the model's optimizer, else lowbit's recipe), ``finetune_epochs`` QAT epochs per scheme
+    (default: the same step budget, early-stopped).
 
     ``strategy="multi-worker"``: every worker of ``TF_CONFIG`` runs this with the same options; they
     train together, then the chief alone converts, evaluates and deploys (the others return
@@ -102,16 +105,19 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
                       keep_float=list(keep_float), vocab_size=vocab_size, max_tokens=max_tokens,
                       max_text_mb=max_text_mb)
     float_epochs = epochs if epochs is not None else (0 if model is not None else chosen.epochs)
+    # a user's data without a number of epochs: until validation stops improving (recipe)
+    float_budget = recipe.USER_STEP_BUDGET if user and epochs is None and model is None else None
+    finetune_budget = recipe.USER_STEP_BUDGET if user and finetune_epochs is None else None
     if model is not None and learning_rate is None:  # the user's own optimizer setting, when saved
         from lowbit.models.user import saved_learning_rate
 
         learning_rate = saved_learning_rate(model)
     learning_rate = learning_rate or recipe.FLOAT_LEARNING_RATE
     fp_dir = runs_dir / f"{task}-fp"
-    configs = [TrainConfig(scheme="fp", out=str(fp_dir), epochs=float_epochs,
+    configs = [TrainConfig(scheme="fp", out=str(fp_dir), epochs=float_epochs, step_budget=float_budget,
                            learning_rate=learning_rate, **common)]
     configs += [TrainConfig(scheme=s, out=str(runs_dir / f"{task}-{s}"),
-                            epochs=finetune_epochs or chosen.finetune_epochs,
+                            epochs=finetune_epochs or chosen.finetune_epochs, step_budget=finetune_budget,
                             learning_rate=finetune_learning_rate, init_from=str(fp_dir), **common)
                 for s in schemes]
     workers = None
@@ -140,7 +146,7 @@ def run(*, task: str = "imdb-lstm", preset: str = "quick", epochs: int | None = 
         _convert(Path(config.out), tflite_bits)
     report_dir = runs_dir / "report"
     report = _evaluate([Path(c.out) for c in configs], report_dir, data_dir=data_dir, limit=eval_limit,
-                       runs=eval_runs, memory_probe=memory_probe, progress=progress)
+                       runs=eval_runs, memory_probe=memory_probe, progress=progress, quality_target=quality_target)
     deployed = built = None
     if android_dir is not None:
         deployed = _deploy(runs_dir / f"{task}-{deploy_scheme}", android_dir, report)
@@ -191,16 +197,17 @@ def _convert(run_dir: Path, tflite_bits: int | None) -> None:
     convert.convert_run(run_dir, tflite_bits=tflite_bits)
 
 
-def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, memory_probe: bool, progress: bool) -> dict:
+def _evaluate(run_dirs, report_dir: Path, *, data_dir, limit, runs: int, memory_probe: bool, progress: bool,
+              quality_target: float | None) -> dict:
     from lowbit.deploy.evaluation import evaluate
 
     report_path = report_dir / "report.json"
-    if evaluate.is_current(report_dir, run_dirs, limit=limit, runs=runs):
+    if evaluate.is_current(report_dir, run_dirs, limit=limit, runs=runs, quality_target=quality_target):
         log(f"evaluate: {report_path} is up to date")
         return json.loads(report_path.read_text())
     log(f"evaluate: the artifacts of {len(run_dirs)} runs into {report_dir}")
     return evaluate.evaluate(run_dirs, out_dir=report_dir, baseline="fp", data_dir=data_dir, limit=limit,
-                             runs=runs, memory_probe=memory_probe, progress=progress)
+                             runs=runs, memory_probe=memory_probe, progress=progress, quality_target=quality_target)
 
 
 def _deploy(run_dir: Path, android_dir: Path, report: dict) -> dict:

@@ -151,6 +151,42 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_history(tmp_path, monke
     assert not (run / "state.json").exists()  # and no completed epoch is claimed
 
 
+def test_a_loss_that_explodes_but_stays_finite_is_divergence_too(tmp_path):
+    """--learning-rate 1e30 took a user's LSTM from 0.7 to 5e29 and exited 0 with a report; here a
+    GRU's bounded outputs keep the loss finite and small, but it ends four times above its start."""
+    from lowbit.pipeline.train.loop import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match=r"loss rose from [0-9.]+ \(first batch\) to [0-9.e+]+ in epoch 3: "
+                                               r"training diverged; try a lower --learning-rate \(this run: 1e\+30\)"):
+        train(TrainConfig(task="summation-gru", scheme="fp", out=str(tmp_path / "run"), epochs=3, limit=200,
+                          learning_rate=1e30), progress=False)
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+@pytest.mark.parametrize("n_train, batch, patience, expected", [
+    pytest.param(243, 64, 3, (500, 50), id="the issue's 243 rows: 4 steps an epoch"),
+    pytest.param(25_000, 64, 3, (6, 3), id="IMDB-sized: 391 steps an epoch"),
+    pytest.param(243, 16, 10, (125, 13), id="batch 16, --patience 10"),
+    pytest.param(10, 64, 3, (2000, 200), id="fewer rows than a batch"),
+])
+def test_a_step_budget_sets_the_epochs_and_a_patience_of_a_tenth_of_it(n_train, batch, patience, expected):
+    from lowbit.pipeline.train.loop import Budget
+
+    budgeted = TrainConfig(task="summation-gru", scheme="tc", out="x", batch_size=batch, patience=patience,
+                           step_budget=2000)
+    assert (Budget.of(budgeted, n_train).epochs, Budget.of(budgeted, n_train).patience) == expected
+    assert Budget.of(TrainConfig(task="summation-gru", scheme="tc", out="x", epochs=7), n_train) == Budget(7, 3)
+
+
+def test_a_budgeted_run_records_its_budget_and_stops_within_it(tmp_path):
+    summary = train(TrainConfig(task="summation-gru", scheme="tc", out=str(tmp_path / "run"), limit=200,
+                                step_budget=12), progress=False)  # 180 training rows: 3 steps an epoch
+    assert (summary["epochs_budget"], summary["patience_epochs"]) == (4, 3)
+    assert 1 <= summary["epochs_completed"] <= 4 and summary["step_budget"] == 12
+    with pytest.raises(ValueError, match="step budget must be from 1"):
+        TrainConfig(task="summation-gru", scheme="tc", out="x", step_budget=0).validate()
+
+
 def test_init_from_starts_qat_at_the_float_runs_weights(tmp_path, shared_data):
     fp = train(config(tmp_path, shared_data, scheme="fp", epochs=1, out=str(tmp_path / "fp")), progress=False)
     source = keras.models.load_model(tmp_path / "fp" / "model.h5")

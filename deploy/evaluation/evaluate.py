@@ -64,7 +64,8 @@ class Measured:
         return f"{self.scheme}/{self.artifact.format}"
 
 
-def is_current(out_dir, run_dirs, *, limit: int | None = None, runs: int = 500) -> bool:
+def is_current(out_dir, run_dirs, *, limit: int | None = None, runs: int = 500,
+               quality_target: float | None = None) -> bool:
     """Whether ``out_dir/report.json`` measured exactly the current artifacts of ``run_dirs``
     (by sha256) with these settings, so :func:`evaluate` would measure the same things again."""
     report_path = Path(out_dir) / "report.json"
@@ -82,16 +83,21 @@ def is_current(out_dir, run_dirs, *, limit: int | None = None, runs: int = 500) 
     previous = json.loads(report_path.read_text())
     return (sorted(a.get("sha256") for a in previous.get("artifacts", [])) == sorted(current)
             and previous.get("limit") == limit and previous.get("settings", {}).get("runs") == runs
+            and previous.get("settings", {}).get("quality_target") == quality_target
             and previous.get("report_version") == REPORT_VERSION)
 
 
 def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: int | None = None,
              runs: int = 500, warmup: int = 30, loads: int = 5, memory_probe: bool = True,
-             progress: bool = True, jobs: int = 1) -> dict:
-    """Measure every artifact of ``run_dirs``, write the report into ``out_dir``, return it."""
+             progress: bool = True, jobs: int = 1, quality_target: float | None = None) -> dict:
+    """Measure every artifact of ``run_dirs``, write the report into ``out_dir``, return it.
+    ``quality_target``: how far a quantized artifact may fall behind the baseline's quality (a
+    fraction: accuracy points / 100, or an error's relative rise); None: the report's default."""
     if runs < 1 or loads < 1 or warmup < 0 or jobs < 1:
         raise ValueError(f"runs, loads and jobs must be positive and warmup >= 0, got {runs}, {loads}, {jobs}, "
                          f"{warmup}")
+    if quality_target is not None and not 0 <= quality_target < 1e6:
+        raise ValueError(f"the quality target must be 0 or more, got {quality_target}")
     from lowbit.deploy.evaluation import report as report_mod  # matplotlib: only when a report is made
 
     atomic.check_claimable(out_dir, report_mod.FILES)  # a report.md of the user's is never replaced
@@ -152,7 +158,7 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
         "report_version": REPORT_VERSION, "task": tasks[0], "baseline": baseline, "metric": first.metric,
         "higher_is_better": first.higher_is_better, "test_examples": len(first), "limit": limit,
         "settings": {"runs": runs, "warmup": warmup, "loads": loads, "threads": thread_counts,
-                     "batch_size": 1, "latency_inputs": SAMPLES},
+                     "batch_size": 1, "latency_inputs": SAMPLES, "quality_target": quality_target},
         "machine": _machine(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "artifacts": [m.entry for m in measured],
@@ -161,6 +167,7 @@ def evaluate(run_dirs, *, out_dir, baseline: str = "fp", data_dir=None, limit: i
         report["reference"] = {"what": "TensorFlow's own float .tflite (fused LSTM op)",
                                "size_bytes": len(reference.artifact.content), **reference.entry}
     report["checks"] = report_mod.checks(report)
+    report["advice"] = report_mod.advice(report)
     with locks.locked(out_dir):
         report_mod.write(report, Path(out_dir))
     return report

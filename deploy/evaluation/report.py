@@ -11,7 +11,12 @@
   point; MSE: 1 % relative);
 * peak memory of the inference process ≤ the float artifact's;
 * the artifact's decisions agree with its Keras model's on ≥ :data:`AGREEMENT_TARGET` of the
-  test examples (classification tasks).
+  test examples (classification tasks);
+* a quantized artifact's quality within the report's quality target of the baseline (float)
+  artifact of the same format: :data:`QUALITY_TARGET` by default (accuracy: 2 points; MSE/MAE:
+  10 % relative), ``settings.quality_target`` when the user set one. The other checks compare an
+  artifact with its own Keras model, so a scheme that lost 40 points in training passed them all;
+  :func:`advice` says, per scheme that misses this one, what to try.
 
 The latency and memory targets are lowbit's for its own tasks (the IMDB models); a user's model
 (task ``user``) is reported with every figure but checked for quality and agreement only.
@@ -33,6 +38,8 @@ LATENCY_TARGETS = {"onnx": 0.5, "tflite": 0.45}
 REFERENCE_TARGET = 0.30  # LiteRT quantized × TensorFlow's own float file (fused LSTM)
 QUALITY_TOLERANCE = {"accuracy": 0.001, "exact_match": 0.001, "mse": 0.01, "mae": 0.01}  # mse, mae: relative
 AGREEMENT_TARGET = 0.995
+QUALITY_TARGET = {"accuracy": 0.02, "exact_match": 0.02, "mse": 0.10, "mae": 0.10}  # vs float; mse, mae: relative
+AGAINST_BASELINE = "quality_vs_baseline"  # the kind of the checks advice() reads
 RELATIVE = ("mse", "mae")
 MARKERS = {"tflite": "o", "onnx": "s"}
 RUNTIME = {"tflite": "LiteRT", "onnx": "ONNX Runtime"}
@@ -58,6 +65,8 @@ def checks(report: dict) -> list[dict]:
         if slow is not None:
             out.append({"artifact": name, "check": "every low-bit matrix op runs in XNNPACK",
                         "value": "; ".join(slow) or "all", "passed": not slow})
+        if a["scheme"] != baseline:
+            out.append(_against_baseline(report, a))
         if a["scheme"] == baseline or report.get("task") == USER_TASK:
             continue
         if a.get("reference_latency_ratio_by_threads"):
@@ -77,6 +86,67 @@ def checks(report: dict) -> list[dict]:
             out.append({"artifact": name, "check": f"peak memory ≤ {baseline}'s", "value": a["memory_ratio"],
                         "passed": a["memory_ratio"] <= 1.0})
     return out
+
+
+def quality_target(report: dict) -> float:
+    """How far a quantized artifact's quality may fall behind the baseline's (a fraction: accuracy
+    points / 100, or the relative rise of an error)."""
+    chosen = report["settings"].get("quality_target")
+    return QUALITY_TARGET[report["metric"]] if chosen is None else chosen
+
+
+def _against_baseline(report: dict, a: dict) -> dict:
+    base = next(b for b in report["artifacts"] if b["scheme"] == report["baseline"] and b["format"] == a["format"])
+    target = quality_target(report)
+    if a["metric"] in RELATIVE:
+        off = (a["value"] - base["value"]) / max(base["value"], 1e-12)
+        label = f"{a['metric']} within {target:.0%} of {report['baseline']}'s"
+    else:
+        off = base["value"] - a["value"]
+        label = f"{a['metric']} within {100 * target:g} points of {report['baseline']}'s"
+    return {"artifact": f"{a['scheme']}/{a['format']}", "check": label, "value": round(off, 6),
+            "passed": off <= target + 1e-12, "kind": AGAINST_BASELINE, "scheme": a["scheme"]}
+
+
+def advice(report: dict, runs: dict | None = None) -> list[str]:
+    """One line per scheme that misses the quality target against the baseline: how far off (the
+    worse format), and what to try, from its training record ``runs[scheme]`` (``run.json``;
+    read from each artifact's ``run_dir`` when not given)."""
+    lines = []
+    for scheme in dict.fromkeys(c["scheme"] for c in report["checks"] if c.get("kind") == AGAINST_BASELINE):
+        missed = [c for c in report["checks"] if c.get("kind") == AGAINST_BASELINE and c["scheme"] == scheme
+                  and not c["passed"]]
+        if not missed:
+            continue
+        worst = max(missed, key=lambda c: c["value"])
+        by = f"{100 * worst['value']:.1f} points" if report["metric"] not in RELATIVE else f"{worst['value']:.0%}"
+        run = (runs or {}).get(scheme) or _run_record(report, scheme)
+        lines.append(f"{scheme}: {by} behind {report['baseline']} ({worst['artifact']}); try " + _what_to_try(scheme, run))
+    return lines
+
+
+def _run_record(report: dict, scheme: str) -> dict:
+    for a in report["artifacts"]:
+        path = Path(a.get("run_dir") or "") / "run.json"
+        if a["scheme"] == scheme and a.get("run_dir") and path.is_file():
+            return json.loads(path.read_text())
+    return {}
+
+
+def _what_to_try(scheme: str, run: dict) -> str:
+    tips = []
+    completed, budget, best = run.get("epochs_completed"), run.get("epochs_budget", run.get("epochs")), run.get("best_epoch")
+    if completed is not None and budget is not None and completed >= budget and best == completed:
+        tips.append(f"longer fine-tuning: it was still improving after its {completed} epoch(s) "
+                    "(no --epochs: until validation stops improving)")
+    elif completed is not None:
+        tips.append(f"a lower --learning-rate (it stopped improving at epoch {best} of {completed})")
+    if scheme == "bc":
+        tips.append("tc or qc (more levels)")
+    elif scheme == "tc":
+        tips.append("qc (4 levels)")
+    tips.append("--keep-float for the layer that matters most (often the first or the last)")
+    return "; ".join(tips)
 
 
 # The files :func:`write` puts into a report folder (evaluate refuses, before measuring, a folder
@@ -144,8 +214,16 @@ def markdown(report: dict) -> str:
     lines += ["", "## Targets", "", "| artifact | check | value | |", "|---|---|---|---|"]
     for c in report["checks"]:
         lines.append(f"| {c['artifact']} | {c['check']} | {c['value']} | {'✅' if c['passed'] else '❌'} |")
+    lines += advice_section(report)
     lines += [""] + [f"![{Path(f).stem}]({f})" for f in report.get("figures", [])] + [""]
     return "\n".join(lines)
+
+
+def advice_section(report: dict) -> list[str]:
+    """report.md's list of the schemes behind the baseline and what to try (none: no lines)."""
+    if not report.get("advice"):
+        return []
+    return ["", f"## Behind {report['baseline']}: what to try", ""] + [f"- {line}" for line in report["advice"]]
 
 
 def reference_section(report: dict) -> list[str]:

@@ -48,7 +48,8 @@ from lowbit.pipeline.train.strategies import STRATEGIES, distribution_strategy
 
 
 class TrainingDiverged(LowbitError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite, or training ended with it far above its first value
+    (:data:`DIVERGED_RATIO`, :data:`ENDED_ABOVE_RATIO`)."""
 
     exit_code = 1
 
@@ -80,6 +81,9 @@ class TrainConfig:
     max_text_mb: float | None = None  # text folder: the largest file read (None: the default, 10 MB)
     keep_float: list = field(default_factory=list)  # layer names left float
     input: str = "memory"  # "stream": tf.data from record files (Task.stream_data), not arrays in memory
+    # A budget in optimizer steps instead of a number of epochs: train until validation stops
+    # improving, within this many steps (see Budget); None: ``epochs`` and ``patience`` as given.
+    step_budget: int | None = None
 
     @property
     def is_user(self) -> bool:
@@ -126,6 +130,8 @@ class TrainConfig:
                              f"and {self.learning_rate}")
         if self.epochs > MAX_EPOCHS:
             raise ValueError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
+        if self.step_budget is not None and not 0 < self.step_budget <= MAX_EPOCHS:
+            raise ValueError(f"the step budget must be from 1 to {MAX_EPOCHS:,}, got {self.step_budget}")
         if self.limit is not None and self.limit < 20:
             raise ValueError(f"limit must be at least 20 examples, got {self.limit}")
         if self.data_dir is not None and not Path(self.data_dir).exists():
@@ -258,9 +264,10 @@ def _train(run_dir: Path, config: TrainConfig, strategy, *, resume: bool, progre
             model.compile(keras.optimizers.Adam(config.learning_rate), task.loss, metrics=[task.metric])
 
     state = state or {"epochs_completed": 0, "history": [], "best_epoch": None, "best_value": None}
+    budget = Budget.of(config, splits.size("train"))
     for name, write in splits.artifacts.items():
         write(run_dir / name)
-    if state["epochs_completed"] < config.epochs and not _stopped_early(state, config):
+    if state["epochs_completed"] < budget.epochs and not _stopped_early(state, budget):
         fitted, inputs = model, (lambda x: x)
         if task.training_twin is not None:  # e.g. closed-loop frames: the twin shares the model's weights
             with strategy.scope():  # the strategy the model's variables were made under
@@ -269,13 +276,14 @@ def _train(run_dir: Path, config: TrainConfig, strategy, *, resume: bool, progre
         with _DeferredInterrupt() as interrupt, _peers_watched(config, state):
             fitted.fit(
                 **_fit_data(splits, inputs, config, strategy, seed),
-                epochs=config.epochs,
+                epochs=budget.epochs,
                 initial_epoch=state["epochs_completed"],
                 verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-                callbacks=[keras.callbacks.TerminateOnNaN(), _EpochCheckpoint(run_dir, state, task, config, model),
+                callbacks=[keras.callbacks.TerminateOnNaN(),
+                           _EpochCheckpoint(run_dir, state, task, config, model, budget),
                            interrupt],
             )
-    if config.epochs == 0 and state["best_epoch"] is None:  # no training: the starting model as it is
+    if budget.epochs == 0 and state["best_epoch"] is None:  # no training: the starting model as it is
         _, value = model.evaluate(**_evaluation_data(splits, "val"), verbose=0)  # before saving (_finish)
         _save_model(model, run_dir / "best.h5")
         state.update(best_epoch=0, best_value=float(value))
@@ -284,7 +292,13 @@ def _train(run_dir: Path, config: TrainConfig, strategy, *, resume: bool, progre
             f"loss became {state['history'][-1]['loss']} in epoch {len(state['history'])}; "
             "try a lower --learning-rate or scale='tensor'"
         )
-    return _finish(run_dir, config, task, splits, state)
+    if state["history"] and _rose(state["history"][-1]["loss"], state.get("initial_loss"), ENDED_ABOVE_RATIO):
+        raise TrainingDiverged(
+            f"loss rose from {state['initial_loss']:.4g} (first batch) to {state['history'][-1]['loss']:.4g} in "
+            f"epoch {len(state['history'])}: training diverged; try a lower --learning-rate"
+            f" (this run: {config.learning_rate:g})"
+        )
+    return _finish(run_dir, config, task, splits, state, budget)
 
 
 # Added to the seed of a run that starts from another run's weights. With the float run's own
@@ -395,9 +409,9 @@ def _check_same_artifacts(source: Path, artifacts: dict) -> None:
 # Keys of config.json that decide whether a finished run can be reused.
 REUSE_SETTINGS = ("task", "scheme", "distribution", "scale", "epochs", "batch_size", "learning_rate",
                   "patience", "limit", "seed", "init_from", "model", "data", "loss", "metric", "vocab_size",
-                  "max_tokens", "max_text_mb", "keep_float", "input")
+                  "max_tokens", "max_text_mb", "keep_float", "input", "step_budget")
 # Settings added after runs were written: what those runs did.
-_DEFAULTS_OF_OLDER_RUNS = {"input": "memory", "max_text_mb": None}
+_DEFAULTS_OF_OLDER_RUNS = {"input": "memory", "max_text_mb": None, "step_budget": None}
 
 
 def train_or_reuse(config: TrainConfig, *, label: str = "", replace_stale: bool = False,
@@ -507,15 +521,21 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     """Saves checkpoint, best model and history after every completed epoch; early-stops.
     ``saved`` is the task's model, with its optimizer (also when ``fit`` trains a twin)."""
 
-    def __init__(self, run_dir: Path, state: dict, task, config: TrainConfig, saved):
+    def __init__(self, run_dir: Path, state: dict, task, config: TrainConfig, saved, budget: Budget):
         super().__init__()
         self.run_dir, self.state, self.task, self.config, self.saved = run_dir, state, task, config, saved
+        self.budget = budget
+
+    def on_train_batch_end(self, batch, logs=None):
+        # the loss of the very first batch (before any update counts): what divergence is measured against
+        if "initial_loss" not in self.state and logs and _finite(logs.get("loss")):
+            self.state["initial_loss"] = float(logs["loss"])
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self.state["history"].append({"epoch": epoch + 1, **logs})
-        if not _finite(logs.get("loss", math.nan)):  # diverged: train() reports it
-            self.model.stop_training = True
+        if not _finite(logs.get("loss", math.nan)) or _rose(logs["loss"], self.state.get("initial_loss")):
+            self.model.stop_training = True  # diverged: train() reports it
             return
         value = logs[f"val_{self.task.metric}"]
         best = self.state["best_value"]
@@ -529,15 +549,36 @@ class _EpochCheckpoint(keras.callbacks.Callback):
                                     "scheme": self.config.scheme, "task": self.config.task}
         _write_json(self.run_dir / "state.json", self.state)
         _write_json(self.run_dir / "history.json", self.state["history"])
-        if _stopped_early(self.state, self.config):
+        if _stopped_early(self.state, self.budget):
             self.model.stop_training = True
 
 
-def _stopped_early(state: dict, config: TrainConfig) -> bool:
-    return state["best_epoch"] is not None and state["epochs_completed"] - state["best_epoch"] >= config.patience
+@dataclass(frozen=True)
+class Budget:
+    """How long a run trains: at most ``epochs``, stopped when validation has not improved for
+    ``patience`` epochs. From a step budget (``TrainConfig.step_budget``): as many epochs as the
+    budget's steps take on this training split, and a patience of at least a tenth of the budget
+    in steps, so that a small dataset (a few steps per epoch, a noisy validation split) is not
+    stopped after a dozen steps: 2,000 steps on 243 rows of batch 64 are 500 epochs of 4 steps,
+    patience 50."""
+
+    epochs: int
+    patience: int
+
+    @classmethod
+    def of(cls, config: TrainConfig, n_train: int) -> "Budget":
+        if config.step_budget is None:
+            return cls(config.epochs, config.patience)
+        steps = max(1, math.ceil(n_train / config.batch_size))
+        return cls(math.ceil(config.step_budget / steps),
+                   max(config.patience, math.ceil(config.step_budget / 10 / steps)))
 
 
-def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> dict:
+def _stopped_early(state: dict, budget: Budget) -> bool:
+    return state["best_epoch"] is not None and state["epochs_completed"] - state["best_epoch"] >= budget.patience
+
+
+def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict, budget: Budget) -> dict:
     best = model_files.load(run_dir / "best.h5", compile=True, qat=True)
     _save_model(best, run_dir / "qat.h5")
     stripped = qat.strip(best)
@@ -550,6 +591,7 @@ def _finish(run_dir: Path, config: TrainConfig, task, splits, state: dict) -> di
     summary = {
         **asdict(config),
         "epochs_completed": state["epochs_completed"],
+        "epochs_budget": budget.epochs, "patience_epochs": budget.patience,
         "best_epoch": state["best_epoch"],
         f"val_{task.metric}": state["best_value"],
         f"test_{task.metric}": float(test_value),
@@ -663,6 +705,17 @@ def architecture_digest(model) -> str:
 
 def _finite(x) -> bool:
     return x is not None and math.isfinite(x)
+
+
+# Divergence measured against the first batch's loss: an epoch's mean loss this many times it stops
+# training at once (--learning-rate 1e30 took a user's LSTM from 0.73 to 3.7e29 and exited 0), and
+# a last epoch this many times it fails the run (a GRU's bounded outputs: 2.49 to 10.8).
+DIVERGED_RATIO = 100
+ENDED_ABOVE_RATIO = 2
+
+
+def _rose(loss: float, initial: float | None, ratio: float = DIVERGED_RATIO) -> bool:
+    return initial is not None and initial > 0 and loss > ratio * initial
 
 
 def _save_model(model, path: Path) -> None:

@@ -12,6 +12,11 @@ Used by ``lowbit run`` and ``lowbit reproduce imdb``, whose sweep also trains th
 protocol (every scheme from scratch at 1e-3) beside it, seed by seed.
 """
 
+# A user's own data trains, unless told a number of epochs, until validation stops improving
+# within this many optimizer steps (TrainConfig.step_budget). A fixed 2 epochs (the quick preset)
+# were 8 steps on a 270-row dataset: a speaker classifier's fp 93.5 % became bc 50.5 %, tc 75.1 %.
+USER_STEP_BUDGET = 2_000
+
 FLOAT_LEARNING_RATE = 3e-4
 FINETUNE_LEARNING_RATE = 1e-4
 SCRATCH_LEARNING_RATE = 1e-3  # the paper's protocol (Keras' Adam default)
