@@ -41,3 +41,11 @@ import tensorflow_model_optimization as tfmot  # noqa: E402
 from tf_keras.src.saving.legacy import hdf5_format as h5_saving, saving_utils  # noqa: E402
 
 __all__ = ["keras", "tf", "tfmot", "h5_saving", "saving_utils"]
+
+
+def keras_3():
+    """Keras 3 itself (the ``keras`` package TensorFlow 2.21 installs), imported on first use: only
+    to read model files and models made with it (:mod:`lowbit.pipeline.keras3`), never to train."""
+    import keras as keras_3
+
+    return keras_3

@@ -34,6 +34,10 @@ ALLOWED = frozenset({
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "Orthogonal", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
     "VarianceScaling", "Identity", "L1", "L2", "L1L2", "MaxNorm", "NonNeg", "UnitNorm",
+    # what Keras 3 writes besides (read through lowbit.pipeline.keras3): dtype policies, the
+    # tensors of a functional graph, the optimizer of the compile configuration
+    "DTypePolicy", "__keras_tensor__", "NotEqual", "Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax",
+    "Nadam",
     # tfmot wrapper and lowbit's quantizers / quantize configs (registered as "lowbit>Name")
     "QuantizeWrapper", "QuantizeWrapperV2", "BinaryConnect", "TernaryConnect", "QuaternaryConnect",
     "lowbit>BinaryConnect", "lowbit>TernaryConnect", "lowbit>QuaternaryConnect",
@@ -132,6 +136,12 @@ def load(path, *, compile: bool = False, qat: bool = False):
                          "file; a module named in it would be imported)")
     from lowbit.pipeline.keras2 import keras
 
+    from lowbit.pipeline import keras3
+
+    if keras3.is_keras3_file(path):
+        if qat or compile:
+            raise ValueError(f"{path}: saved by Keras 3; lowbit reads a Keras 3 model as a user's float model only")
+        return keras3.load(path)
     if not qat:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     from lowbit.pipeline.qat import load_saved

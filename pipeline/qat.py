@@ -38,12 +38,17 @@ def quantize_model(
 ) -> keras.Model:
     """A QAT copy of ``model`` with weights quantized by ``scheme``; ``model`` is not changed.
 
-    ``keep_float``: names of layers left float (their weights train unquantized and export as
-    float32). ``scheme="fp"`` returns a plain copy with the same weights. Raises ``ValueError``
+    ``model`` may be a Keras 3 model: it is carried across to tf_keras first
+    (:mod:`lowbit.pipeline.keras3`). ``keep_float``: names of layers left float (their weights
+    train unquantized and export as float32). ``scheme="fp"`` returns a plain copy with the same weights. Raises ``ValueError``
     naming the layer and its class for a layer with weights that lowbit cannot quantize (and
     that is not kept float), and for a ``keep_float`` name the model does not have.
     """
     quantizers.check_choices(scheme, distribution, scale)
+    from lowbit.pipeline import keras3
+
+    if keras3.is_keras3_model(model):
+        model = keras3.from_keras3(model)
     _check_plain_model(model)
     keep_float = check_keep_float(model, keep_float)
     if scheme == "fp":

@@ -4,7 +4,6 @@ training) and one line naming what is wrong, before anything of the user's is to
 traceback, never a confident answer. Cases run in-process (``cli.main``) on tiny models and files.
 """
 
-import json
 import zipfile
 
 import numpy as np
@@ -20,7 +19,7 @@ L = keras.layers
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
-    """A trained-shape Sequential GRU (.h5 and .keras), its .npz data, and its artifacts (no manifest)."""
+    """A Sequential GRU (.h5), its .npz data, and its artifacts (no manifest)."""
     from lowbit.deploy.export import onnx_export, tflite_export
 
     out = tmp_path_factory.mktemp("kit")
@@ -28,7 +27,6 @@ def kit(tmp_path_factory):
     model = keras.Sequential([L.GRU(4, input_shape=(6, 3)), L.Dense(1, activation="sigmoid")])
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     model.save(out / "m.h5")
-    model.save(out / "m.keras")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 6, 3)).astype(np.float32)
     y = (x[:, :, 0].mean(axis=1) > 0).astype(np.float32)
@@ -61,15 +59,10 @@ def _declared_huge(kit, tmp):
 
 
 def _keras_edit(kit, tmp, edit):
-    with zipfile.ZipFile(kit / "m.keras") as source, zipfile.ZipFile(tmp / "bad.keras", "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                edit(config)
-                data = json.dumps(config).encode()
-            target.writestr(item, data)
-    return ["run", "--model", str(tmp / "bad.keras"), "--data", str(kit / "d.npz"), "--out", str(tmp / "o")]
+    from test_model_files import keras_archive  # a small .keras whose config.json edit() changes
+
+    return ["run", "--model", str(keras_archive(tmp / "bad.keras", edit)), "--data", str(kit / "d.npz"),
+            "--out", str(tmp / "o")]
 
 
 def _lambda_h5(kit, tmp):

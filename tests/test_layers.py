@@ -15,7 +15,7 @@ FOLDERS = {"lowbit.pipeline": "pipeline", "lowbit.models": "models", "lowbit.dep
 # Bottom to top. A module belongs to the first (longest) prefix that matches it.
 LAYERS = [
     ("core", ["lowbit.pipeline.schemes", "lowbit.pipeline.errors", "lowbit.pipeline.quantizers",
-              "lowbit.pipeline.quantize_configs", "lowbit.pipeline.qat", "lowbit.pipeline.keras2",
+              "lowbit.pipeline.quantize_configs", "lowbit.pipeline.qat", "lowbit.pipeline.keras2", "lowbit.pipeline.keras3",
               "lowbit.pipeline.atomic", "lowbit.pipeline.model_files", "lowbit.pipeline.downloads",
               "lowbit.pipeline.plotting", "lowbit.pipeline"]),
     ("data", ["lowbit.pipeline.data"]),
