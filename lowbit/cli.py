@@ -453,9 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=list(PRESETS), default="quick",
                    help="quick: ~15 min on 2 cores (2+2 epochs); paper: up to 20 epochs, early stopping")
     p.add_argument("--float-epochs", type=_non_negative_int,
-                   help="float epochs (default: the preset's; 0 with --model: its weights are the baseline)")
+                   help="float epochs (default: the preset's; 0 with --model: its weights are the baseline; "
+                        "with --data and no --model: until validation stops improving, within 2,000 steps)")
     p.add_argument("--epochs", "--finetune-epochs", dest="epochs", type=_positive_int,
-                   help="QAT fine-tuning epochs per scheme (default: the preset's)")
+                   help="QAT fine-tuning epochs per scheme (default: the preset's; with --data: until validation "
+                        "stops improving, within 2,000 steps)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--patience", type=_positive_int,
                    help="early stopping: epochs without a better validation metric (default: the preset's)")
