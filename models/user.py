@@ -192,8 +192,7 @@ def resolve(*, data, model=None, loss=None, metric=None, vocab_size: int = 20_00
         raise ValueError(f"data {data_path}: expected an .npz file or a text folder (DATA/{{train,test}}/<label>/*.txt)")
     labels = user_data.text_labels(data_path) if text else None
     for split in user_data.TEXT_SPLITS if text else ():  # links and sizes, before any work (stat only)
-        user_data.text_files(data_path, split, labels,
-                             max_text_mb=user_data.MAX_TEXT_MB if max_text_mb is None else max_text_mb)
+        user_data.text_files(data_path, split, labels, max_text_mb=max_text_mb)
     if model is None:
         if not text:
             raise ValueError("--data with an .npz needs --model: lowbit has a default model for text folders only")
@@ -360,18 +359,12 @@ def score(spec: UserSpec, truth: np.ndarray, outputs: np.ndarray) -> float:
     return float(np.mean(decisions(spec, outputs) == truth_labels(spec, truth)))
 
 
-def _max_text_mb(spec: UserSpec) -> float:
-    from lowbit.pipeline.data import user as user_data
-
-    return user_data.MAX_TEXT_MB if spec.max_text_mb is None else spec.max_text_mb
-
-
 def splits_of(spec: UserSpec, *, limit=None, seed: int = 0):
     from lowbit.pipeline.data import user as user_data
 
     if spec.inputs == "text":
         return user_data.text_folder_splits(spec.data, seed=seed, limit=limit, vocab_size=spec.vocab_size,
-                                            max_tokens=spec.max_tokens, max_text_mb=_max_text_mb(spec))
+                                            max_tokens=spec.max_tokens, max_text_mb=spec.max_text_mb)
     return user_data.npz_splits(spec.data, seed=seed, limit=limit)
 
 
@@ -381,7 +374,7 @@ def streams_of(spec: UserSpec, *, limit=None, seed: int = 0):
 
     if spec.inputs == "text":
         return user_data.text_folder_streams(spec.data, seed=seed, limit=limit, vocab_size=spec.vocab_size,
-                                             max_tokens=spec.max_tokens, max_text_mb=_max_text_mb(spec))
+                                             max_tokens=spec.max_tokens, max_text_mb=spec.max_text_mb)
     return user_data.npz_streams(spec.data, seed=seed, limit=limit)
 
 
@@ -434,7 +427,7 @@ def _keras_loss(spec: UserSpec):
 def _test_texts(spec: UserSpec):
     from lowbit.pipeline.data import user as user_data
 
-    test = user_data.read_texts(spec.data, "test", spec.labels, max_text_mb=_max_text_mb(spec))
+    test = user_data.read_texts(spec.data, "test", spec.labels, max_text_mb=spec.max_text_mb)
     return test.texts, user_data.label_targets(test.label_ids, len(spec.labels))
 
 

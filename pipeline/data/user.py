@@ -335,17 +335,19 @@ def text_labels(root) -> list[str]:
     return labels
 
 
-def text_files(root, split: str, labels: list[str], *, max_text_mb: float = MAX_TEXT_MB) -> list[tuple[Path, int]]:
+def text_files(root, split: str, labels: list[str], *, max_text_mb: float | None = None) -> list[tuple[Path, int]]:
     """``(file, label id)`` of every text of one split, labels in ``labels``' order, files by name;
-    ``ValueError`` for a link leading outside ``root`` and for a file over ``max_text_mb``."""
+    ``ValueError`` for a link leading outside ``root`` and for a file over ``max_text_mb`` (None:
+    :data:`MAX_TEXT_MB`)."""
     root = Path(root)
+    inside, max_text_mb = root.resolve(), MAX_TEXT_MB if max_text_mb is None else max_text_mb
     files = []
     for k, label in enumerate(labels):
         folder = root / split / label
         if folder.is_dir():
-            _check_inside(root, folder)
+            _check_inside(root, folder, inside)
             for file in sorted(folder.glob("*.txt")):
-                _check_inside(root, file)
+                _check_inside(root, file, inside)
                 size = file.stat().st_size
                 if size > max_text_mb * 1e6:
                     raise ValueError(f"{file}: {size:,} bytes, over the {max_text_mb:g} MB limit for one text "
@@ -357,10 +359,11 @@ def text_files(root, split: str, labels: list[str], *, max_text_mb: float = MAX_
     return files
 
 
-def _check_inside(root: Path, path: Path) -> None:
-    """``ValueError`` unless ``path`` (through any links) lies inside ``root`` (through its own)."""
+def _check_inside(root: Path, path: Path, inside: Path | None = None) -> None:
+    """``ValueError`` unless ``path`` (through any links) lies inside ``root`` (through its own;
+    ``inside``: ``root`` resolved already)."""
     target = path.resolve()
-    if not target.is_relative_to(root.resolve()):
+    if not target.is_relative_to(inside or root.resolve()):
         raise ValueError(f"{path}: a link to {target}, outside {root}; lowbit reads only what lies in the data "
                          "folder (copy the file in instead)")
 
@@ -407,7 +410,7 @@ class TextReader:
                              "convert them to UTF-8 (iconv -f latin1 -t utf-8) or remove them")
 
 
-def read_texts(root, split: str, labels: list[str], *, max_text_mb: float = MAX_TEXT_MB) -> LabelledTexts:
+def read_texts(root, split: str, labels: list[str], *, max_text_mb: float | None = None) -> LabelledTexts:
     """Every text of one split (:func:`text_files`' order); ``ValueError`` for files that are not text."""
     return _read_texts(root, text_files(root, split, labels, max_text_mb=max_text_mb))
 
@@ -425,7 +428,7 @@ def label_targets(label_ids: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def text_folder_splits(root, *, seed: int = 0, limit: int | None = None, vocab_size: int = 20_000,
-                       max_tokens: int = 80, max_text_mb: float = MAX_TEXT_MB) -> Splits:
+                       max_tokens: int = 80, max_text_mb: float | None = None) -> Splits:
     """Token sequences of a text folder (module docstring); ``vocab.txt`` is the run artifact."""
     _check_text_options(vocab_size, max_tokens)
     labels = text_labels(root)
@@ -461,7 +464,7 @@ def _text_selection(root, n_train: int, n_test: int, *, limit, seed) -> tuple:
 
 
 def text_folder_streams(root, *, seed: int = 0, limit: int | None = None, vocab_size: int = 20_000,
-                        max_tokens: int = 80, max_text_mb: float = MAX_TEXT_MB, cache=None) -> "streams.StreamedSplits":
+                        max_tokens: int = 80, max_text_mb: float | None = None, cache=None) -> "streams.StreamedSplits":
     """The splits and vocabulary of ``text_folder_splits`` with the same arguments, as record
     shards of the raw texts (tokenized when read), built on first use into lowbit's cache (or
     ``cache``), keyed by the folder's listing (every file's name, size and modification time)."""
