@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from lowbit.deploy.runtime import predict as predict_module
 from lowbit.deploy.runtime import runtimes
-from lowbit.deploy.runtime.artifacts import open_artifact
+from lowbit.deploy.runtime.artifacts import ArtifactError, open_artifact
 from lowbit.pipeline.data.text import Vocabulary, tokenize
 
 EDGE_CASES = [
@@ -170,3 +171,35 @@ def test_without_a_manifest_the_labels_are_class_ids_not_imdbs_names(converted_r
     code, out, _ = predict(tmp_path / "model.tflite", "a fine film", "a dreadful film")
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [r["label"] for r in rows] == [("1" if r["score"] > 0.5 else "0") for r in rows]
+
+
+def _bag_of_embeddings_onnx(classes: int) -> bytes:
+    """A hand-built text classifier: int32 tokens [N, 4] -> Gather from a [10, classes] table ->
+    mean over the tokens -> [N, classes] scores."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = numpy_helper.from_array(np.zeros((10, classes), np.float32), "table")
+    nodes = [helper.make_node("Gather", ["table", "tokens"], ["rows"], axis=0),
+             helper.make_node("ReduceMean", ["rows"], ["scores"], axes=[1], keepdims=0)]
+    graph = helper.make_graph(nodes, "bag", [helper.make_tensor_value_info("tokens", TensorProto.INT32, [None, 4])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, classes])],
+                              initializer=[table])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("classes, refused", [pytest.param(3, False, id="three labels"),
+                                               pytest.param(predict_module.MAX_LABELS + 1, True, id="one past the limit")])
+def test_an_output_wider_than_any_classifier_is_refused_before_naming_its_labels(tmp_path, classes, refused):
+    """A damaged shape constant once declared 33,554,433 scores per text: naming them took 2.4 GB
+    (a larger one got the process killed) before the mismatch was seen."""
+    (tmp_path / "model.onnx").write_bytes(_bag_of_embeddings_onnx(classes))
+    Vocabulary([f"w{i}" for i in range(7)]).save(tmp_path / "vocab.txt")
+    if refused:
+        with pytest.raises(ArtifactError, match=f"{classes:,} scores per text"):
+            predict_module.Predictor(tmp_path / "model.onnx")
+    else:
+        predictor = predict_module.Predictor(tmp_path / "model.onnx")
+        assert predictor.labels == ["0", "1", "2"]
+        assert list(predictor.results(["w1 w2"]))[0]["label"] == "0"  # all scores equal: the first

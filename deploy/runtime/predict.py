@@ -16,7 +16,8 @@ for a two-label model (one sigmoid output; IMDB: ``positive`` when ``score > 0.5
 ``negative``), and for more labels (softmax) ``"label"`` is the most probable one, ``"score"`` its
 probability and ``"scores"`` every label's probability by name. The label names are the task's
 (the manifest's record of the run); an artifact without a manifest beside it has none, and its
-labels are the class ids as strings ("0", "1", ...), never another task's names. ``tokens``
+labels are the class ids as strings ("0", "1", ...), never another task's names; an output of
+more than ``MAX_LABELS`` scores per text is refused as a damaged shape. ``tokens``
 counts every token of the text, in or out of the vocabulary, before the sequence keeps the last
 ones. Any text is valid: empty, only unknown
 words, megabytes long, emoji; input read as bytes has invalid UTF-8 replaced by U+FFFD. Should the
@@ -44,6 +45,10 @@ from lowbit.deploy.runtime import artifacts, runtimes
 from lowbit.pipeline.data.text import tokenize
 
 THRESHOLD = 0.5
+# Most labels a text classifier may have. A damaged shape constant once declared 33,554,433
+# scores per text, and naming them "0", "1", ... took 2.4 GB before any check (a larger one:
+# killed by the kernel); real classifiers are far below this.
+MAX_LABELS = 100_000
 
 
 class Predictor:
@@ -64,6 +69,10 @@ class Predictor:
                                           "is not a token sequence; not a text model (use --npz for arrays)")
         self.seq_len = int(shape[1])
         width = int(np.prod([d or 1 for d in self.runner.output_shape[1:]]))
+        if width > MAX_LABELS:  # checked before the class-id names are built: one string per class
+            raise artifacts.ArtifactError(f"{artifact.path}: output {list(self.runner.output_shape)} gives {width:,} "
+                                          f"scores per text; a text classifier here has at most {MAX_LABELS:,} "
+                                          "labels (a damaged shape?)")
         # without the manifest's record of the task the names are unknown: the class ids stand for them
         self.labels = list(task.labels) if task is not None and task.labels else \
             [str(k) for k in range(2 if width == 1 else width)]
