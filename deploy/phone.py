@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowbit.pipeline import atomic
+from lowbit.pipeline import atomic, quiet
 from lowbit.pipeline.downloads import file_hash
 
 PHONE_DIR = "phone"
@@ -51,8 +51,9 @@ def phone_runtime_interpreter(content: bytes, *, threads: int = 1):
 
     with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": its kernels are the phone's
         warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads)
-    interpreter.allocate_tensors()
+        with quiet.native_stderr():
+            interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads)
+            interpreter.allocate_tensors()
     return interpreter
 
 

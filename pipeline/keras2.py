@@ -7,34 +7,21 @@ nothing imports ``keras``/``tf.keras`` any other way.
 """
 
 import os
-from contextlib import contextmanager
+
+from lowbit.pipeline import quiet
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", quiet.QUIET_LEVEL)
 
 
-@contextmanager
-def _quiet_native_stderr():
-    """TensorFlow 2.21 writes INFO lines (oneDNN, CUDA) from C++ before absl's logging starts, so
-    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; while ``import tensorflow`` runs, file descriptor
-    2 points at /dev/null unless the user set ``TF_CPP_MIN_LOG_LEVEL`` below 2. Python errors
-    still surface: they are raised after the descriptor is restored."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
-        yield
-        return
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-with _quiet_native_stderr():
+# TensorFlow 2.21 writes INFO lines (oneDNN, CUDA) from C++ before absl's logging starts, so
+# TF_CPP_MIN_LOG_LEVEL cannot hide them; and it finds the devices on first use, which on a machine
+# without a GPU logs "failed call to cuInit" as an ERROR. Both happen here, with the native stream
+# quiet (lowbit.pipeline.quiet); Python errors still surface.
+with quiet.native_stderr():
     import tensorflow as tf  # noqa: E402
+
+    tf.config.list_physical_devices()
 import tf_keras as keras  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 # tf-keras' H5 compile-and-optimizer restore, which lowbit.pipeline.qat.load_saved reuses.

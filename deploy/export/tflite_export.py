@@ -42,6 +42,7 @@ from ai_edge_litert.tools import flatbuffer_utils
 
 from lowbit.deploy.export import packing
 from lowbit.pipeline.schemes import get_scheme
+from lowbit.pipeline import quiet
 
 T = schema.TensorType
 OP = schema.BuiltinOperator
@@ -330,8 +331,10 @@ def quantize_with_ai_edge_quantizer(flat: bytes, *, scheme: str, weights: Weight
         recipe = [_recipe_entry(operation, widths.get(name, bits), hybrid=hybrid, regex=_exact(name),
                                 per_channel=hybrid and operation != "EMBEDDING_LOOKUP")  # table: one α
                   for operation, hybrid, name in ops]
-        result = bytes(quantizer.Quantizer(bytearray(flat), recipe).quantize(enable_progress_report=False)
-                       .quantized_model)
+        # no bar: a millisecond's step of `lowbit convert`, which names each file it writes
+        with quiet.without_progress_bar("Applying Transformations to tensors:"):
+            result = bytes(quantizer.Quantizer(bytearray(flat), recipe)
+                           .quantize(enable_progress_bar=False, enable_progress_report=False).quantized_model)
         refused = [p.output for p in xnnpack.slow_low_bit(xnnpack.placements(result))
                    if widths.get(p.output, bits) < WIDTHS[-1]]
         if not refused:

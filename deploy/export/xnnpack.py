@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from lowbit.deploy.export.tflite_export import OP, TYPE_NAMES, opcode, read, write
+from lowbit.pipeline import quiet
 
 _OP_NAMES = {v: k for k, v in vars(OP).items() if not k.startswith("_")}
 _SUBGRAPH_FIELDS = ("condSubgraphIndex", "bodySubgraphIndex", "thenSubgraphIndex", "elseSubgraphIndex")
@@ -96,8 +97,9 @@ def placements(flat: bytes) -> list[Placement]:
     model = read(flat)
     found = []
     for k, subgraph in enumerate(model.subgraphs):
-        interpreter = Interpreter(model_content=subgraph_as_main(flat, k), num_threads=1)
-        interpreter.allocate_tensors()
+        with quiet.native_stderr():
+            interpreter = Interpreter(model_content=subgraph_as_main(flat, k), num_threads=1)
+            interpreter.allocate_tensors()
         taken = _delegated(interpreter, len(subgraph.operators))
         dequantized = {op.outputs[0]: op.inputs[0] for op in subgraph.operators
                        if opcode(model, op) == OP.DEQUANTIZE}

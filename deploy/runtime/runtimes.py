@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from lowbit.deploy.runtime.artifacts import Artifact, ArtifactError, token_rows
+from lowbit.pipeline import quiet
 
 
 def all_threads() -> int:
@@ -89,8 +90,9 @@ class TFLiteRunner(Runner):
 
         self.path = artifact.path
         try:
-            self.interpreter = Interpreter(model_content=artifact.content, num_threads=threads)
-            self.interpreter.allocate_tensors()
+            with quiet.native_stderr():  # "Created TensorFlow Lite XNNPACK delegate"; errors are raised
+                self.interpreter = Interpreter(model_content=artifact.content, num_threads=threads)
+                self.interpreter.allocate_tensors()
             inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         except (ValueError, RuntimeError) as err:
             raise ArtifactError(f"{artifact.path}: LiteRT refused it ({_first_line(err)})") from None

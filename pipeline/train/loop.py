@@ -35,7 +35,7 @@ from pathlib import Path
 
 from lowbit import models
 from lowbit.models import user
-from lowbit.pipeline import atomic, json_files, locks, model_files, qat, quantizers
+from lowbit.pipeline import atomic, json_files, locks, model_files, qat, quantizers, quiet
 from lowbit.pipeline.downloads import file_hash
 from lowbit.pipeline.errors import LowbitError
 from lowbit.pipeline.keras2 import keras
@@ -719,7 +719,7 @@ def _rose(loss: float, initial: float | None, ratio: float = DIVERGED_RATIO) -> 
 
 
 def _save_model(model, path: Path) -> None:
-    with atomic.replacing(path) as tmp:
+    with atomic.replacing(path) as tmp, quiet.hdf5_on_purpose():
         model.save(tmp)
 
 
