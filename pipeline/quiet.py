@@ -11,7 +11,10 @@ which sets it to 0 before anything native is imported. Imports nothing but the s
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import sys
 import warnings
 from contextlib import contextmanager
 
@@ -22,7 +25,8 @@ QUIET_LEVEL = "3"
 
 
 def verbose() -> bool:
-    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", QUIET_LEVEL) < QUIET_LEVEL
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", QUIET_LEVEL).strip()
+    return level.isdigit() and int(level) < int(QUIET_LEVEL)
 
 
 @contextmanager
@@ -66,10 +70,6 @@ def without_progress_bar(description: str):
     if verbose():
         yield
         return
-    import io
-    import re
-    import sys
-
     buffer = io.StringIO()
     saved, sys.stderr = sys.stderr, buffer
     try:

@@ -6,8 +6,11 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 
+from lowbit.deploy.runtime import runtimes
+from lowbit.deploy.runtime.artifacts import open_artifact
 from lowbit.pipeline import quiet
 
 NOISE = ("cuInit", "XNNPACK delegate", "HDF5 file", "oneDNN", "absl::InitializeLog", "Applying Transformations")
@@ -73,24 +76,20 @@ def test_train_convert_and_predict_print_no_native_noise(tmp_path):
     LiteRT's log lines; with --verbose they are back."""
     run = tmp_path / "run"
     cli = [sys.executable, "-m", "lowbit.cli"]
-    steps = [["train", "--task", "summation-gru", "--scheme", "tc", "--limit", "64", "--epochs", "1",
-              "--out", str(run)],
-             ["convert", str(run)],
-             ["predict", str(run / "model.tflite"), "--npz", str(tmp_path / "x.npz")]]
-    import numpy as np
     user_env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user has it
-    errs = []
-    for i, argv in enumerate(steps):
-        if argv[0] == "predict":
-            from lowbit.deploy.runtime import runtimes
-            from lowbit.deploy.runtime.artifacts import open_artifact
-            shape = [d or 2 for d in runtimes.load(open_artifact(run / "model.tflite")).input_shape]
-            np.savez(tmp_path / "x.npz", x_test=np.zeros(shape, np.float32))
-        done = subprocess.run(cli + argv, capture_output=True, text=True, timeout=600, env=user_env)
+
+    def lowbit(*argv: str) -> str:
+        done = subprocess.run(cli + list(argv), capture_output=True, text=True, timeout=600, env=user_env)
         assert done.returncode == 0, done.stderr
-        errs.append(done.stderr)
+        return done.stderr
+
+    errs = [lowbit("train", "--task", "summation-gru", "--scheme", "tc", "--limit", "64", "--epochs", "1",
+                   "--out", str(run)),
+            lowbit("convert", str(run))]
+    shape = [d or 2 for d in runtimes.load(open_artifact(run / "model.tflite")).input_shape]
+    np.savez(tmp_path / "x.npz", x_test=np.zeros(shape, np.float32))
+    predict = ["predict", str(run / "model.tflite"), "--npz", str(tmp_path / "x.npz")]
+    errs.append(lowbit(*predict))
     for err in errs:
         assert not [line for line in err.splitlines() if any(n in line for n in NOISE)], err
-    verbose = subprocess.run(cli + ["--verbose", *steps[2]], capture_output=True, text=True, timeout=600,
-                             env=user_env)
-    assert verbose.returncode == 0 and "XNNPACK delegate" in verbose.stderr
+    assert "XNNPACK delegate" in lowbit("--verbose", *predict)
